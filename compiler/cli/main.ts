@@ -1,0 +1,43 @@
+import { formatDiagnostic, PeftcError } from "../errors.js";
+import { commands } from "./commands.js";
+import { processIo, type CliIo } from "./io.js";
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.usage.length));
+  const lines = commands.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`);
+  return ["Usage: peftc <command> [options]", "", "Commands:", ...lines, "", "Run `peftc <command> --help` for a command's options."].join("\n") + "\n";
+}
+
+/** Runs the CLI and returns the exit code: 0 success, 1 error (`diff`: 2 when the plans differ). */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    io.stdout.write(usage());
+    return name === undefined ? 1 : 0;
+  }
+  if (name === "--version" || name === "-V") {
+    const { readFileSync } = await import("node:fs");
+    const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+    io.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (command === undefined) {
+    io.stderr.write(`error[unknown-command]: unknown command '${name}'; commands are ${commands.map((c) => c.name).join(", ")}\n`);
+    return 1;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (err) {
+    if (err instanceof PeftcError) {
+      io.stderr.write(formatDiagnostic(err.diagnostic) + "\n");
+      return 1;
+    }
+    const code = (err as { code?: string }).code;
+    if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) {
+      io.stderr.write(`error[usage]: ${(err as Error).message}; see \`peftc ${name} --help\`\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
