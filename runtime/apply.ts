@@ -1,0 +1,221 @@
+import { PLAN_FORMAT, type Plan, type PlanAdapter, type PlanTarget, type PlanTieGroup } from "../compiler/plan/types.js";
+import { collectedError, RuntimeInputError } from "./errors.js";
+import { diffModules, fingerprintModel, toGraph, type RuntimeGraph } from "./graph.js";
+import { LoraLayer, initFactors, type AdaptedBase, type LoraFactors } from "./lora/layers.js";
+import { LoraModel } from "./lora/model.js";
+import { SavedModule, cloneModule } from "./lora/saved.js";
+import { Conv1D, Embedding, Linear } from "./nn/layers.js";
+import type { Module } from "./nn/module.js";
+import { Rng } from "./random.js";
+
+export interface ApplyOptions {
+  /** Seed for adapter initialisation and dropout masks; unseeded when absent. */
+  seed?: number;
+  /**
+   * The graph the plan was compiled from. When the fingerprint does not match, the error then
+   * lists every differing module; without it, only the plan's targets can be compared.
+   */
+  graph?: { modules: Iterable<{ name: string; type: string }> };
+}
+
+const KIND_CLASS = { linear: "Linear", embedding: "Embedding", conv1d_gpt2: "Conv1D" } as const;
+type SupportedKind = keyof typeof KIND_CLASS;
+
+/** Adapter fields a plan may carry that change the computation; the runtime implements only these values. */
+const SUPPORTED_EXTRAS: Record<string, (v: unknown) => boolean> = {
+  use_dora: (v) => v === undefined || v === null || v === false,
+  lora_bias: (v) => v === undefined || v === null || v === false,
+  bias: (v) => v === undefined || v === null || v === "none",
+  init_lora_weights: (v) => v === undefined || v === null || v === true || v === "gaussian",
+  target_parameters: (v) => v === undefined || v === null || (Array.isArray(v) && v.length === 0),
+  trainable_token_indices: (v) => v === undefined || v === null || (typeof v === "object" && Object.keys(v as object).length === 0),
+};
+
+/**
+ * Applies a `peftc-plan/1` plan to a module tree: wraps every target with a LoRA layer and every
+ * saved module with a trainable copy, wiring tie groups as the plan says. Everything is checked
+ * before the model is touched (format, fingerprint, each target's type and shape, features the
+ * runtime lacks), and all problems are reported in one RuntimeInputError.
+ */
+export function applyPlan(model: Module, plan: Plan, options: ApplyOptions = {}): LoraModel {
+  checkFormat(plan);
+  checkFingerprint(model, plan, options);
+  const adapter = plan.adapters[0]!;
+  checkAdapter(model, adapter);
+  return inject(model, adapter, new Rng(options.seed));
+}
+
+function checkFormat(plan: Plan): void {
+  if (plan === null || typeof plan !== "object" || plan.format !== PLAN_FORMAT) {
+    const found = plan !== null && typeof plan === "object" ? JSON.stringify(plan.format) : typeof plan;
+    throw new RuntimeInputError("plan-format", `not a ${PLAN_FORMAT} plan (format is ${found})`);
+  }
+  if (!Array.isArray(plan.adapters) || plan.adapters.length === 0) {
+    throw new RuntimeInputError("plan-no-adapter", "the plan has no adapter to apply");
+  }
+  if (plan.adapters.length > 1) {
+    const names = plan.adapters.map((a) => a.name).join(", ");
+    throw new RuntimeInputError("runtime-unsupported", `the runtime applies one adapter per plan, this plan has ${plan.adapters.length} (${names}); compile one adapter per plan`);
+  }
+}
+
+function checkFingerprint(model: Module, plan: Plan, options: ApplyOptions): void {
+  const actual = fingerprintModel(model);
+  if (plan.model?.fingerprint === actual) return;
+  const current = toGraph(model).modules;
+  const problems = options.graph !== undefined ? diffModules(options.graph.modules, current) : targetProblems(model, plan.adapters[0]!);
+  if (problems.length === 0) {
+    problems.push(`model fingerprint is ${actual}; the plan's targets all match, so the difference is in another module (pass the plan's graph to list it)`);
+  }
+  throw collectedError("fingerprint-mismatch", `the plan was compiled for another model (plan fingerprint ${plan.model?.fingerprint})`, problems);
+}
+
+/** Checks that each target and saved module exists with the plan's type and shape. */
+function targetProblems(model: Module, adapter: PlanAdapter): string[] {
+  const problems: string[] = [];
+  for (const target of adapter.targets ?? []) {
+    const module = model.findModule(target.module);
+    if (module === undefined || target.module === "") {
+      problems.push(`missing module ${target.module}`);
+      continue;
+    }
+    const expectedClass = KIND_CLASS[target.kind as SupportedKind];
+    if (expectedClass === undefined) continue;
+    if (module.typeName !== expectedClass) {
+      problems.push(`${target.module} is ${module.typeName}, the plan expects ${expectedClass} (kind ${target.kind})`);
+      continue;
+    }
+    const [inFeatures, outFeatures] = featuresOf(module as AdaptedBase);
+    if (target.in_features !== inFeatures || target.out_features !== outFeatures) {
+      problems.push(`${target.module} has shape ${inFeatures}x${outFeatures}, the plan expects ${target.in_features}x${target.out_features}`);
+    }
+  }
+  for (const saved of adapter.modules_to_save ?? []) {
+    if (saved.module === "" || model.findModule(saved.module) === undefined) problems.push(`missing module ${saved.module} (modules_to_save)`);
+  }
+  return problems;
+}
+
+/** PEFT's in/out features: Embedding gives (num_embeddings, embedding_dim). */
+function featuresOf(module: AdaptedBase): [number, number] {
+  return module instanceof Embedding ? [module.numEmbeddings, module.embeddingDim] : [module.inFeatures, module.outFeatures];
+}
+
+function checkAdapter(model: Module, adapter: PlanAdapter): void {
+  const problems = targetProblems(model, adapter);
+  for (const [field, isSupported] of Object.entries(SUPPORTED_EXTRAS)) {
+    if (!isSupported(adapter[field])) problems.push(`${field} = ${JSON.stringify(adapter[field])} is not supported by the runtime`);
+  }
+  if (adapter.method !== "lora") problems.push(`method ${JSON.stringify(adapter.method)} is not supported; only lora is`);
+  const groups = new Map((adapter.tie_groups ?? []).map((g) => [g.id, g]));
+  for (const group of groups.values()) {
+    if (group.mode === "shared_tokens") problems.push(`tie group ${group.id}: mode shared_tokens (trainable_token_indices) is not supported by the runtime`);
+  }
+  const targets = new Map((adapter.targets ?? []).map((t) => [t.module, t]));
+  for (const target of targets.values()) {
+    if (!(target.kind in KIND_CLASS)) {
+      problems.push(`${target.module}: kind ${target.kind} is not supported; the runtime adapts linear, embedding and conv1d_gpt2`);
+    }
+    if (!Number.isInteger(target.r) || target.r <= 0) problems.push(`${target.module}: r must be a positive integer, got ${target.r}`);
+    if (!Number.isFinite(target.scaling)) problems.push(`${target.module}: scaling must be a finite number, got ${target.scaling}`);
+    if (!(target.dropout >= 0 && target.dropout < 1)) problems.push(`${target.module}: dropout must be in [0, 1), got ${target.dropout}`);
+    if (target.tie !== null && target.tie !== undefined) problems.push(...tieProblems(target, groups, targets));
+  }
+  for (const saved of adapter.modules_to_save ?? []) {
+    if (saved.tie?.role !== "member") continue;
+    const group = groups.get(saved.tie.group);
+    if (group === undefined) {
+      problems.push(`${saved.module}: tie group ${saved.tie.group} is not in the plan's tie_groups`);
+      continue;
+    }
+    const source = model.findModule(group.source);
+    const member = model.findModule(saved.module);
+    const sourceWeight = source?.variables().find(([n]) => n === "weight")?.[1];
+    const memberWeight = member?.variables().find(([n]) => n === "weight")?.[1];
+    if (sourceWeight === undefined || memberWeight === undefined || sourceWeight.shape.join("x") !== memberWeight.shape.join("x")) {
+      problems.push(`${saved.module}: cannot share a saved copy with ${group.source}, their weights differ in shape or are missing`);
+    }
+  }
+  if (problems.length > 0) throw collectedError("plan-not-applicable", `cannot apply adapter '${adapter.name}'`, problems);
+}
+
+function tieProblems(target: PlanTarget, groups: Map<string, PlanTieGroup>, targets: Map<string, PlanTarget>): string[] {
+  const tie = target.tie!;
+  const group = groups.get(tie.group);
+  if (group === undefined) return [`${target.module}: tie group ${tie.group} is not in the plan's tie_groups`];
+  if (group.mode === "untied" || tie.role === "source") return [];
+  if (group.mode !== "shared_adapter") return [`${target.module}: a target in a ${group.mode} tie group is not supported`];
+  const source = targets.get(group.source);
+  if (source === undefined) return [`${target.module}: its tie source ${group.source} is not a target`];
+  const transposed = source.kind === "embedding" && target.kind !== "embedding";
+  const problems: string[] = [];
+  if (source.kind !== "embedding" && target.kind === "embedding") {
+    problems.push(`${target.module}: an Embedding member of a ${source.kind} source is not supported`);
+  } else if (transposed && target.kind !== "linear") {
+    problems.push(`${target.module}: only a Linear member can use an Embedding source's adapter transposed, this one is ${target.kind}`);
+  } else if (tie.orientation !== (transposed ? "transposed" : "same")) {
+    problems.push(`${target.module}: orientation ${tie.orientation} does not fit a ${target.kind} member of a ${source.kind} source`);
+  }
+  const [sin, sout] = [source.in_features, source.out_features];
+  const expected = transposed ? [sout, sin] : [sin, sout];
+  if (target.in_features !== expected[0] || target.out_features !== expected[1]) {
+    problems.push(`${target.module}: shape ${target.in_features}x${target.out_features} cannot share ${group.source}'s adapter (${sin}x${sout})`);
+  }
+  if (target.r !== source.r) problems.push(`${target.module}: r ${target.r} differs from its tie source's r ${source.r}`);
+  return problems;
+}
+
+/** Replaces targets and saved modules; runs only after every check passed. */
+function inject(model: Module, adapter: PlanAdapter, rng: Rng): LoraModel {
+  const init = adapter.init_lora_weights === "gaussian" ? "gaussian" : "default";
+  const groups = new Map((adapter.tie_groups ?? []).map((g) => [g.id, g]));
+  const layers = new Map<string, LoraLayer>();
+  // Sources first, so members find their source's factors whatever the plan's order.
+  const ordered = [...adapter.targets].sort((a, b) => Number(isSharedMember(a, groups)) - Number(isSharedMember(b, groups)));
+  for (const target of ordered) {
+    const base = model.findModule(target.module) as Linear | Conv1D | Embedding;
+    let factors: LoraFactors;
+    let settings = { r: target.r, alpha: target.alpha, scaling: target.scaling, dropout: target.dropout };
+    if (isSharedMember(target, groups)) {
+      // A member computes with its source's tensors, so with the source's r, alpha and scaling too.
+      const source = layers.get(groups.get(target.tie!.group)!.source)!;
+      factors = source.factors;
+      settings = { ...source.settings, dropout: target.dropout };
+    } else {
+      factors = initFactors(base, target.r, rng, init);
+    }
+    layers.set(target.module, new LoraLayer(base, factors, settings, rng));
+  }
+  const savedCopies = new Map<string, SavedModule>();
+  const copyMemo = new Map<string, Map<unknown, unknown>>();
+  const savedOrdered = [...(adapter.modules_to_save ?? [])].sort((a, b) => Number(a.tie?.role === "member") - Number(b.tie?.role === "member"));
+  for (const saved of savedOrdered) {
+    const original = model.findModule(saved.module)!;
+    const group = saved.tie ? groups.get(saved.tie.group) : undefined;
+    let memo = new Map<unknown, unknown>();
+    if (group !== undefined && group.mode === "shared_copy") {
+      memo = copyMemo.get(group.id) ?? memo;
+      copyMemo.set(group.id, memo);
+      if (saved.tie!.role === "member") {
+        // The member's copy reuses the source copy's weight, even when the base model holds two tensors.
+        const sourceCopy = savedCopies.get(group.source)?.copy;
+        const weight = (m: Module) => m.variables().find(([n]) => n === "weight")?.[1];
+        if (sourceCopy !== undefined) memo.set(weight(original), weight(sourceCopy));
+      }
+    }
+    savedCopies.set(saved.module, new SavedModule(original, cloneModule(original, memo)));
+  }
+  for (const [name, layer] of layers) replaceModule(model, name, layer);
+  for (const [name, saved] of savedCopies) replaceModule(model, name, saved);
+  return new LoraModel(model, adapter, layers, savedCopies);
+}
+
+function isSharedMember(target: PlanTarget, groups: Map<string, PlanTieGroup>): boolean {
+  return target.tie?.role === "member" && groups.get(target.tie.group)?.mode === "shared_adapter";
+}
+
+export function replaceModule(model: Module, path: string, replacement: Module): void {
+  const where = model.parentOf(path);
+  if (where === undefined) throw new Error(`no parent for module ${path}`);
+  where.parent.replaceChild(where.name, replacement);
+}
