@@ -117,7 +117,7 @@ function describeTie(group: PlanTieGroup, when: "now" | "no longer"): Inline[] {
     const tail = when === "now" ? " but adapted independently (untied)" : " (was untied)";
     return [...members, ` ${verb}`, { code: group.source }, tail];
   }
-  const verb = when === "now" ? (one ? "now shares " : "now share ") : "no longer share ";
+  const verb = `${when} ${one ? "shares" : "share"} `;
   return [...members, ` ${verb}${what[group.mode]}`, { code: group.source }, ` (${group.mode})`];
 }
 

@@ -230,7 +230,7 @@ function summarize(adapters: AdapterDiff[], diagnostics: PlanDiff["diagnostics"]
  * change only when there are some: model, adapters, saved modules, tie groups, diagnostics.
  */
 function writeSummaryLine(s: DiffSummary, model: ModelDiff): string {
-  const parts = [`+${s.targets_added} targets`, `${s.targets_changed} changed`, `${MINUS}${s.targets_removed} removed`, `trainable ${formatParameterDelta(s.trainable_parameters)}`];
+  const parts = [`+${plural(s.targets_added, "target")}`, `${s.targets_changed} changed`, `${MINUS}${s.targets_removed} removed`, `trainable ${formatParameterDelta(s.trainable_parameters)}`];
   if (model.changed) parts.push("model changed");
   if (s.adapters_added + s.adapters_removed > 0) parts.push(`adapters +${s.adapters_added} ${MINUS}${s.adapters_removed}`);
   if (s.saved_added + s.saved_removed + s.saved_changed > 0) {
