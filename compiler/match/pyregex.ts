@@ -1,0 +1,371 @@
+/**
+ * Python `re` patterns, translated to JavaScript RegExps that match the same strings.
+ *
+ * Users copy patterns from Python PEFT configs, so a pattern means what Python's `re` makes of
+ * it: `$` also matches before a final newline, `.` excludes only `\n`, `\d`/`\w`/`\s`/`\b` are
+ * Unicode-aware, `(?P<name>...)` and `(?P=name)` name groups, `{,n}` is a repeat. The parser
+ * (pyregex-parse.ts) accepts exactly Python's grammar; this file emits a RegExp with the `v`
+ * flag in which every construct is spelled out, so no JavaScript default leaks in.
+ */
+import { PeftcError } from "../errors.js";
+import { DEFAULT_TIME_BUDGET, MatchTimeoutError, selectWithDeadline, type TimeBudget } from "./bounded.js";
+import { PatternError, parsePyRegex, type Category, type ClassItem, type Node, type ParsedPattern } from "./pyregex-parse.js";
+
+/** Python's `re.fullmatch`, `re.match` (anchored at the start) and `re.search`. */
+export type MatchMode = "fullmatch" | "match" | "search";
+
+/** Where a pattern sits in the user's input, for error messages. */
+export interface PatternLocation {
+  file?: string;
+  /** 1-based line and column of the pattern's first character. */
+  line?: number;
+  col?: number;
+  /** Spec field the pattern comes from, such as `target_modules` or `rank_pattern`. */
+  field?: string;
+  adapter?: string;
+  /**
+   * Maps a code-point offset in the pattern to a 1-based column, for a pattern written as a
+   * quoted scalar with escapes. Without it the column is `col + offset` when the pattern sits
+   * on one line, and `col` otherwise.
+   */
+  columnAt?: (offset: number) => number;
+  /** Default: true. Set to false for a pattern that spans several lines in the file. */
+  singleLine?: boolean;
+}
+
+export interface CompileOptions {
+  /** Default: "fullmatch". */
+  mode?: MatchMode;
+  /**
+   * Python pattern text around the user's pattern, as PEFT builds it: for rank_pattern
+   * `prefix: "(.*\\.)?("`, `suffix: ")$"` with mode "match". The three parts are parsed as one
+   * pattern, the way Python sees them, but errors point into the user's text.
+   */
+  prefix?: string;
+  suffix?: string;
+  location?: PatternLocation;
+  budget?: TimeBudget;
+}
+
+/** A compiled pattern that selects module names. */
+export interface NameMatcher {
+  /** Whether `name` matches. */
+  test(name: string): boolean;
+  /** Indices, ascending, of the names that match. */
+  selectMatching(names: readonly string[]): Uint32Array;
+}
+
+// Python's \s for str patterns: the characters for which str.isspace() is true.
+const PY_SPACE = "\\t\\n\\v\\f\\r\\u{1c}-\\u{1f} \\u{85}\\u{a0}\\u{1680}\\u{2000}-\\u{200a}\\u{2028}\\u{2029}\\u{202f}\\u{205f}\\u{3000}";
+// Python's \w for str patterns is str.isalnum() plus "_": Unicode letters and numbers.
+const PY_WORD = "\\p{L}\\p{N}_";
+const ASCII_SPACE = "\\t\\n\\v\\f\\r ";
+const ASCII_WORD = "a-zA-Z0-9_";
+
+// Feature check: scoped modifiers such as (?i:...) arrived in V8 12.5 (Node 23); Node 20 lacks them.
+const SUPPORTS_MODIFIERS = ((): boolean => {
+  try {
+    new RegExp("(?i:a)", "v");
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+function escapeCodePoint(cp: number): string {
+  const c = String.fromCodePoint(cp);
+  if (/^[A-Za-z0-9_]$/.test(c)) return c;
+  return `\\u{${cp.toString(16)}}`;
+}
+
+function categoryBody(name: Category, ascii: boolean): { body: string; negated: boolean } {
+  const lower = name.toLowerCase();
+  const body =
+    lower === "d" ? (ascii ? "0-9" : "\\p{Nd}") : lower === "w" ? (ascii ? ASCII_WORD : PY_WORD) : ascii ? ASCII_SPACE : PY_SPACE;
+  return { body, negated: name !== lower };
+}
+
+function categoryClass(name: Category, ascii: boolean): string {
+  const { body, negated } = categoryBody(name, ascii);
+  return negated ? `[^${body}]` : `[${body}]`;
+}
+
+function classItem(item: ClassItem, ascii: boolean): string {
+  switch (item.type) {
+    case "char":
+      return escapeCodePoint(item.cp);
+    case "range":
+      return `${escapeCodePoint(item.lo)}-${escapeCodePoint(item.hi)}`;
+    case "category": {
+      const { body, negated } = categoryBody(item.name, ascii);
+      // The v flag allows a nested class, which keeps a negated category such as \D inside [...].
+      return negated ? `[^${body}]` : body;
+    }
+  }
+}
+
+/** Translates a parse tree to RegExp source, numbering JavaScript groups as it goes. */
+class Emitter {
+  /** JavaScript group number of each Python group, by Python group number. */
+  private readonly groupMap: number[] = [];
+  private jsGroups = 0;
+
+  constructor(private ignoreCase: boolean) {}
+
+  emit(node: Node): string {
+    switch (node.type) {
+      case "seq":
+        return node.items.map((item) => this.emit(item)).join("");
+      case "alt":
+        return `(?:${node.branches.map((b) => this.emit(b)).join("|")})`;
+      case "char":
+        return escapeCodePoint(node.cp);
+      case "any":
+        return node.dotAll ? "[^]" : "[^\\n]";
+      case "class":
+        return `[${node.negated ? "^" : ""}${node.items.map((item) => classItem(item, node.ascii)).join("")}]`;
+      case "category":
+        return categoryClass(node.name, node.ascii);
+      case "anchor":
+        return this.emitAnchor(node.kind, node.ascii);
+      case "group":
+        return this.emitGroup(node);
+      case "atomic":
+        return this.emitAtomic(() => this.emit(node.body));
+      case "look":
+        return `(?${node.behind ? "<" : ""}${node.negated ? "!" : "="}${this.emit(node.body)})`;
+      case "repeat":
+        return this.emitRepeat(node);
+      case "backref":
+        return `\\${this.groupMap[node.index]}`;
+    }
+  }
+
+  private emitAnchor(kind: Extract<Node, { type: "anchor" }>["kind"], ascii: boolean): string {
+    const word = ascii ? ASCII_WORD : PY_WORD;
+    switch (kind) {
+      case "start":
+      case "string-start":
+        return "^";
+      case "string-end":
+        return "$";
+      case "end":
+        // Without re.MULTILINE, Python's $ also matches just before a newline that ends the string.
+        return "(?=\\n?$)";
+      case "line-start":
+        return "(?<![^\\n])";
+      case "line-end":
+        return "(?=\\n|$)";
+      case "boundary":
+        return `(?:(?<=[${word}])(?![${word}])|(?<![${word}])(?=[${word}]))`;
+      case "non-boundary":
+        // Python's \B never matches in an empty string.
+        return `(?:(?<=[${word}])(?=[${word}])|(?<![${word}])(?![${word}])(?:(?=[^])|(?<=[^])))`;
+    }
+  }
+
+  private emitGroup(node: Extract<Node, { type: "group" }>): string {
+    if (node.ignoreCase !== null && node.ignoreCase !== this.ignoreCase) {
+      if (!SUPPORTS_MODIFIERS) {
+        const written = node.ignoreCase ? "(?i:...)" : "(?-i:...)";
+        throw new PatternError("unsupported", `scoped case flag ${written} is not supported by this Node.js version; set (?i) for the whole pattern instead`, node.offset);
+      }
+      const outer = this.ignoreCase;
+      this.ignoreCase = node.ignoreCase;
+      try {
+        return `(?${node.ignoreCase ? "i" : "-i"}:${this.emit(node.body)})`;
+      } finally {
+        this.ignoreCase = outer;
+      }
+    }
+    if (node.index === null) return `(?:${this.emit(node.body)})`;
+    const js = ++this.jsGroups;
+    const body = this.emit(node.body);
+    this.groupMap[node.index] = js;
+    return `(${body})`;
+  }
+
+  // JavaScript has no atomic groups, but a lookahead is atomic: `(?=(X))\N` matches what X
+  // first matches and never backtracks into it, which is exactly `(?>X)`.
+  private emitAtomic(emitBody: () => string): string {
+    const js = ++this.jsGroups;
+    return `(?=(${emitBody()}))\\${js}`;
+  }
+
+  private emitRepeat(node: Extract<Node, { type: "repeat" }>): string {
+    const { min, max } = node;
+    let quantifier: string;
+    if (min === 0 && max === Infinity) quantifier = "*";
+    else if (min === 1 && max === Infinity) quantifier = "+";
+    else if (min === 0 && max === 1) quantifier = "?";
+    else if (max === Infinity) quantifier = `{${min},}`;
+    else if (min === max) quantifier = `{${min}}`;
+    else quantifier = `{${min},${max}}`;
+    if (node.mode === "lazy") quantifier += "?";
+
+    const emitQuantified = (): string => {
+      const body = this.emit(node.body);
+      const single = ["char", "any", "class", "category", "group", "backref"].includes(node.body.type);
+      return `${single ? body : `(?:${body})`}${quantifier}`;
+    };
+    return node.mode === "possessive" ? this.emitAtomic(emitQuantified) : emitQuantified();
+  }
+}
+
+/**
+ * Rejects backreferences to a group that may not have taken part in the match. Python fails
+ * such a reference; JavaScript matches it as an empty string. A group may be skipped when it
+ * sits, below the nearest node it shares with the reference, in one branch of an alternation,
+ * in a repeat that allows zero times, or in a negative lookaround.
+ */
+function checkBackreferences(root: Node): void {
+  const groupPaths = new Map<number, Node[]>();
+  const walk = (node: Node, path: Node[]): void => {
+    const here = [...path, node];
+    if (node.type === "backref") {
+      const groupPath = groupPaths.get(node.index)!;
+      let shared = 0;
+      while (shared < groupPath.length && shared < here.length && groupPath[shared] === here[shared]) shared++;
+      for (let i = Math.max(shared, 1); i < groupPath.length; i++) {
+        const parent = groupPath[i - 1]!;
+        const child = groupPath[i]!;
+        const optional =
+          parent.type === "alt" || (child.type === "repeat" && child.min === 0) || (child.type === "look" && child.negated);
+        if (optional) {
+          throw new PatternError("unsupported", `backreference to group ${node.index}, which may not take part in the match (JavaScript would match it as empty)`, node.offset);
+        }
+      }
+      return;
+    }
+    if (node.type === "seq") node.items.forEach((item) => walk(item, here));
+    else if (node.type === "alt") node.branches.forEach((branch) => walk(branch, here));
+    else if ("body" in node) walk(node.body, here);
+    if (node.type === "group" && node.index !== null) groupPaths.set(node.index, here);
+  };
+  walk(root, []);
+}
+
+/** RegExp source and flags with the meaning of a Python pattern under a match mode. */
+export interface Translation {
+  source: string;
+  flags: string;
+  parsed: ParsedPattern;
+}
+
+/** Translates a Python pattern without location handling; throws PatternError. */
+export function translatePyRegex(pattern: string, mode: MatchMode = "fullmatch"): Translation {
+  const parsed = parsePyRegex(pattern);
+  checkBackreferences(parsed.root);
+  const ignoreCase = parsed.globalFlags.i;
+  const body = new Emitter(ignoreCase).emit(parsed.root);
+  const source = mode === "fullmatch" ? `^(?:${body})$` : mode === "match" ? `^(?:${body})` : body;
+  return { source, flags: ignoreCase ? "iv" : "v", parsed };
+}
+
+// A pattern whose matching time is at most cubic in the name length can run without a deadline
+// on short names; anything else goes through the bounded runner.
+const DIRECT_NAME_LENGTH = 256;
+const DIRECT_MAX_VARIABLE_REPEATS = 2;
+
+/**
+ * Whether backtracking is at worst polynomial of low degree: no backreferences, no repeat of
+ * something that itself repeats or alternates, and at most two repeats of variable count.
+ */
+function isLowRisk(root: Node): boolean {
+  let variable = 0;
+  let safe = true;
+  const visit = (node: Node, insideRepeat: boolean): void => {
+    if (node.type === "backref") safe = false;
+    if (node.type === "alt" && insideRepeat) safe = false;
+    if (node.type === "repeat") {
+      if (insideRepeat && node.max > node.min) safe = false;
+      if (node.max > node.min) variable++;
+      visit(node.body, insideRepeat || node.max > 1);
+      return;
+    }
+    if (node.type === "seq") node.items.forEach((item) => visit(item, insideRepeat));
+    else if (node.type === "alt") node.branches.forEach((branch) => visit(branch, insideRepeat));
+    else if ("body" in node) visit(node.body, insideRepeat);
+  };
+  visit(root, false);
+  return safe && variable <= DIRECT_MAX_VARIABLE_REPEATS;
+}
+
+function quote(text: string): string {
+  return JSON.stringify(text);
+}
+
+/** A Python pattern compiled for one match mode. */
+export class PyRegex implements NameMatcher {
+  private readonly lowRisk: boolean;
+
+  constructor(
+    /** The user's pattern, without prefix and suffix. */
+    readonly pattern: string,
+    /** The whole Python pattern that was compiled. */
+    readonly pythonSource: string,
+    readonly mode: MatchMode,
+    readonly regexp: RegExp,
+    parsed: ParsedPattern,
+    private readonly budget: TimeBudget,
+    private readonly location: PatternLocation,
+  ) {
+    this.lowRisk = isLowRisk(parsed.root);
+  }
+
+  test(name: string): boolean {
+    if (this.lowRisk && name.length <= DIRECT_NAME_LENGTH) return this.regexp.test(name);
+    return this.selectMatching([name]).length === 1;
+  }
+
+  selectMatching(names: readonly string[]): Uint32Array {
+    try {
+      return selectWithDeadline(this.regexp, names, this.budget);
+    } catch (error) {
+      if (!(error instanceof MatchTimeoutError)) throw error;
+      const { file, line, col, field, adapter } = this.location;
+      const where = field !== undefined ? ` in ${field}` : "";
+      throw new PeftcError(
+        "regex-timeout",
+        `regex ${quote(this.pattern)}${where} took longer than ${error.timeoutMs} ms on names starting at ${quote(error.name)} (catastrophic backtracking); rewrite it without nested repeats such as (a+)+ or (.*x)*`,
+        { file, line, col, adapter },
+      );
+    }
+  }
+}
+
+/** Turns a PatternError at `offset` in the whole pattern into a PeftcError located in the user's text. */
+function toPeftcError(error: PatternError, pattern: string, prefixLength: number, location: PatternLocation): PeftcError {
+  const length = Array.from(pattern).length;
+  const offset = Math.min(Math.max(error.offset - prefixLength, 0), length);
+  const { file, line, field, adapter, columnAt, singleLine = true } = location;
+  let col = location.col;
+  if (columnAt !== undefined) col = columnAt(offset);
+  else if (col !== undefined && singleLine) col += offset;
+
+  const code = error.kind === "invalid" ? "regex-invalid" : "regex-unsupported";
+  const what = error.kind === "invalid" ? "invalid regex" : "unsupported regex construct";
+  const where = field !== undefined ? ` in ${field}` : "";
+  return new PeftcError(code, `${what} ${quote(pattern)}${where} at offset ${offset}: ${error.message}`, { file, line, col, adapter });
+}
+
+/**
+ * Compiles a Python pattern. Throws PeftcError `regex-invalid` where Python's `re.compile`
+ * would fail, and `regex-unsupported` where JavaScript cannot express the same meaning.
+ *
+ * @example
+ * compilePyRegex("^(?!.*vision).*q_proj", { mode: "match" }).test("model.layers.0.self_attn.q_proj") //=> true
+ */
+export function compilePyRegex(pattern: string, options: CompileOptions = {}): PyRegex {
+  const { mode = "fullmatch", prefix = "", suffix = "", location = {}, budget = DEFAULT_TIME_BUDGET } = options;
+  const pythonSource = prefix + pattern + suffix;
+  let translation: Translation;
+  try {
+    translation = translatePyRegex(pythonSource, mode);
+  } catch (error) {
+    if (error instanceof PatternError) throw toPeftcError(error, pattern, Array.from(prefix).length, location);
+    throw error;
+  }
+  const regexp = new RegExp(translation.source, translation.flags);
+  return new PyRegex(pattern, pythonSource, mode, regexp, translation.parsed, budget, location);
+}
