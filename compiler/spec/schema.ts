@@ -1,0 +1,170 @@
+/** Checks spec values against `schemas/spec.schema.json` and turns ajv errors into positioned diagnostics. */
+import Ajv2020 from "ajv/dist/2020.js";
+import type { ErrorObject, ValidateFunction } from "ajv";
+import { readSchema } from "./schema-files.js";
+import { suggestField } from "./fields.js";
+
+export const SPEC_SCHEMA_ID = "urn:peftc:schema:spec";
+
+let loraFieldsValidator: ValidateFunction | null = null;
+
+/** The compiled validator for one adapter's LoRA fields (`$defs/loraFields`), built once. */
+function validator(): ValidateFunction {
+  if (loraFieldsValidator === null) {
+    // strictTypes is off because fields such as target_modules take several JSON types, each with
+    // its own keywords (`items` for lists, `properties` for the glob mapping).
+    const ajv = new Ajv2020.default({ allErrors: true, strict: true, strictTypes: false, strictRequired: false, verbose: true });
+    ajv.addSchema(readSchema("spec.schema.json"));
+    ajv.getSchema(SPEC_SCHEMA_ID);
+    loraFieldsValidator = ajv.getSchema(`${SPEC_SCHEMA_ID}#/$defs/loraFields`)!;
+  }
+  return loraFieldsValidator;
+}
+
+/** A schema violation at a path inside the checked block. */
+export interface SchemaProblem {
+  code: "invalid-type" | "invalid-value" | "unknown-field";
+  path: Array<string | number>;
+  /** True when the problem is a key (report at the key), false for a value. */
+  atKey: boolean;
+  message: string;
+}
+
+/** Validates one block of LoRA fields (as written, before defaults) and returns one problem per path. */
+export function checkLoraFields(block: Record<string, unknown>): SchemaProblem[] {
+  const validate = validator();
+  if (validate(block)) return [];
+  const problems: SchemaProblem[] = [];
+  const seen = new Set<string>();
+  for (const error of validate.errors ?? []) {
+    const problem = toProblem(error, block);
+    const id = `${problem.path.join("\u0000")}|${problem.atKey}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    problems.push(problem);
+  }
+  return problems;
+}
+
+function pointerToPath(pointer: string, data: unknown): Array<string | number> {
+  if (pointer === "") return [];
+  const path: Array<string | number> = [];
+  let node = data;
+  for (const raw of pointer.slice(1).split("/")) {
+    const segment = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    const key: string | number = Array.isArray(node) ? Number(segment) : segment;
+    path.push(key);
+    node = (node as Record<string | number, unknown> | null)?.[key];
+  }
+  return path;
+}
+
+function toProblem(error: ErrorObject, block: unknown): SchemaProblem {
+  const path = pointerToPath(error.instancePath, block);
+  const field = formatPath(path);
+  if (error.keyword === "additionalProperties") {
+    const key = (error.params as { additionalProperty: string }).additionalProperty;
+    const known = Object.keys((error.parentSchema as { properties?: object }).properties ?? {});
+    const hint = suggestField(key, known);
+    const suffix = hint !== null ? `; did you mean \`${hint}\`?` : `; allowed: ${known.join(", ")}`;
+    return { code: "unknown-field", path: [...path, key], atKey: true, message: `unknown field \`${field}.${key}\`${suffix}` };
+  }
+  if (error.keyword === "required") {
+    const missing = (error.params as { missingProperty: string }).missingProperty;
+    return { code: "invalid-value", path, atKey: false, message: `${field}: a mapping here needs the key \`${missing}\`` };
+  }
+  const code = error.keyword === "type" ? "invalid-type" : "invalid-value";
+  const expected = describeSchema(error.parentSchema as SchemaShape);
+  return { code, path, atKey: false, message: `${field}: expected ${expected}, found ${describeValue(error.data)}` };
+}
+
+/** `target_modules[2]`, `rank_pattern.q_proj`, `rank_pattern["model.layers.0.q_proj"]`. */
+export function formatPath(path: Array<string | number>): string {
+  let out = "";
+  for (const segment of path) {
+    if (typeof segment === "number") out += `[${segment}]`;
+    else if (out === "") out = segment;
+    else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(segment)) out += `.${segment}`;
+    else out += `[${JSON.stringify(segment)}]`;
+  }
+  return out === "" ? "spec" : out;
+}
+
+interface SchemaShape {
+  type?: string | string[];
+  enum?: unknown[];
+  const?: unknown;
+  minimum?: number;
+  exclusiveMinimum?: number;
+  maximum?: number;
+  exclusiveMaximum?: number;
+  pattern?: string;
+  minItems?: number;
+  maxItems?: number;
+  minProperties?: number;
+  $ref?: string;
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  integer: "an integer",
+  number: "a number",
+  string: "a string",
+  boolean: "a boolean",
+  array: "a list",
+  object: "a mapping",
+  null: "null",
+};
+
+/** Says in words what a schema accepts: `an integer >= 1`, `a string, a list or null`. */
+export function describeSchema(schema: SchemaShape | undefined): string {
+  if (schema === undefined) return "a valid value";
+  if (schema.enum !== undefined) return `one of ${schema.enum.map((v) => JSON.stringify(v)).join(", ")}`;
+  if (schema.$ref?.endsWith("/optionalObject")) return "a mapping or null";
+  const types = schema.type === undefined ? [] : Array.isArray(schema.type) ? schema.type : [schema.type];
+  const words = types.map((t) => {
+    if (t === "integer" || t === "number") return TYPE_WORDS[t] + bounds(schema);
+    if (t === "string" && schema.pattern !== undefined) return describePattern(schema.pattern);
+    if (t === "array" && schema.minItems !== undefined && schema.minItems === schema.maxItems) return `a list of ${schema.minItems}`;
+    if (t === "array" && schema.minItems === 1) return "a non-empty list";
+    if (t === "array" && schema.minItems !== undefined) return `a list of at least ${schema.minItems}`;
+    if (t === "object" && schema.minProperties !== undefined) return `a mapping with at least ${schema.minProperties} key`;
+    return TYPE_WORDS[t] ?? t;
+  });
+  if (words.length === 0) return "a valid value";
+  if (words.length === 1) return words[0]!;
+  return `${words.slice(0, -1).join(", ")} or ${words[words.length - 1]}`;
+}
+
+/** `^(a|b|c)$` reads as "one of the strings a, b, c"; any other pattern is shown as is. */
+function describePattern(pattern: string): string {
+  const alternatives = /^\^\(([^()]*)\)\$$/.exec(pattern);
+  if (alternatives === null) return `a string matching ${pattern}`;
+  return `one of the strings ${alternatives[1]!.split("|").join(", ")}`;
+}
+
+function bounds(schema: SchemaShape): string {
+  const parts: string[] = [];
+  if (schema.minimum !== undefined) parts.push(`>= ${schema.minimum}`);
+  if (schema.exclusiveMinimum !== undefined) parts.push(`> ${schema.exclusiveMinimum}`);
+  if (schema.maximum !== undefined) parts.push(`<= ${schema.maximum}`);
+  if (schema.exclusiveMaximum !== undefined) parts.push(`< ${schema.exclusiveMaximum}`);
+  return parts.length === 0 ? "" : ` ${parts.join(" and ")}`;
+}
+
+/** A short rendering of a found value: `"eight" (a string)`, `-1`, `.nan`, `a list`. */
+export function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return "null";
+  if (typeof value === "number") {
+    if (Number.isNaN(value)) return ".nan (not a number)";
+    if (!Number.isFinite(value)) return value > 0 ? ".inf (infinity)" : "-.inf (infinity)";
+    return String(value);
+  }
+  if (typeof value === "boolean") return String(value);
+  if (typeof value === "string") {
+    const shown = value.length > 40 ? `${value.slice(0, 37)}...` : value;
+    return `${JSON.stringify(shown)} (a string)`;
+  }
+  if (typeof value === "bigint") return String(value);
+  if (Array.isArray(value)) return "a list";
+  return "a mapping";
+}
