@@ -1,0 +1,165 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createDiffCommand, type PlanSources } from "../../compiler/cli/diff-command.js";
+import type { CliIo } from "../../compiler/cli/io.js";
+import { PeftcError, type Diagnostic } from "../../compiler/errors.js";
+import type { Plan } from "../../compiler/plan/types.js";
+import { layeredAdapter, plan } from "./plans.js";
+
+interface Captured {
+  io: CliIo;
+  stdout: () => string;
+  stderr: () => string;
+}
+
+function captureIo(cwd: string, options: { tty?: boolean; env?: Record<string, string> } = {}): Captured {
+  let out = "";
+  let err = "";
+  return {
+    io: {
+      stdout: { write: (s: string) => (out += s), isTTY: options.tty ?? false },
+      stderr: { write: (s: string) => (err += s) },
+      env: options.env ?? {},
+      cwd,
+    },
+    stdout: () => out,
+    stderr: () => err,
+  };
+}
+
+/** Reads plan files as JSON and compiles a "spec" by looking its plan up by file name. */
+function fakeSources(specs: Record<string, { plan: Plan; diagnostics: Diagnostic[] }> = {}) {
+  const compiled: { path: string; model: string | undefined }[] = [];
+  const sources: PlanSources = {
+    loadPlan: (path) => JSON.parse(readFileSync(path, "utf8")) as Plan,
+    compileSpecFile: (path, options) => {
+      compiled.push({ path, model: options.model });
+      const name = path.split(/[\\/]/).pop()!;
+      const result = specs[name];
+      if (result === undefined) throw new Error(`test has no spec named ${name}`);
+      return result;
+    },
+  };
+  return { sources, compiled };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "peftc-diff-"));
+const r8 = plan([layeredAdapter({ r: 8 })]);
+const r16 = plan([layeredAdapter({ r: 16 })]);
+writeFileSync(join(dir, "r8.plan.json"), JSON.stringify(r8, null, 2));
+writeFileSync(join(dir, "r8-copy.plan.json"), JSON.stringify(r8, null, 2));
+writeFileSync(join(dir, "r16.plan.json"), JSON.stringify(r16, null, 2));
+writeFileSync(join(dir, "old.yaml"), "r: 8\n");
+writeFileSync(join(dir, "new.yaml"), "r: 16\n");
+
+test("identical plans exit 0 with one line", async () => {
+  const { sources } = fakeSources();
+  const run = captureIo(dir);
+  const code = await createDiffCommand(sources).run(["r8.plan.json", "r8-copy.plan.json"], run.io);
+  assert.is(code, 0);
+  assert.is(run.stdout(), "no changes\n");
+  assert.is(run.stderr(), "");
+});
+
+test("changed plans exit 2", async () => {
+  const { sources } = fakeSources();
+  const run = captureIo(dir);
+  const code = await createDiffCommand(sources).run(["r8.plan.json", "r16.plan.json"], run.io);
+  assert.is(code, 2);
+  assert.is(run.stdout().split("\n")[0], "+0 targets · 44 changed · −0 removed · trainable +1.4M (+0.13%)");
+});
+
+test("terminal gets colour unless NO_COLOR", async () => {
+  const { sources } = fakeSources();
+  const command = createDiffCommand(sources);
+  const tty = captureIo(dir, { tty: true });
+  await command.run(["r8.plan.json", "r16.plan.json"], tty.io);
+  assert.match(tty.stdout(), "\u001b[");
+
+  const noColor = captureIo(dir, { tty: true, env: { NO_COLOR: "1" } });
+  await command.run(["r8.plan.json", "r16.plan.json"], noColor.io);
+  assert.not.match(noColor.stdout(), "\u001b[");
+  assert.is(noColor.stdout(), tty.stdout().replace(/\u001b\[[0-9;]*m/g, ""));
+
+  const markdown = captureIo(dir, { tty: true });
+  await command.run(["r8.plan.json", "r16.plan.json", "--format", "markdown"], markdown.io);
+  assert.not.match(markdown.stdout(), "\u001b[");
+});
+
+test("json format prints the diff document", async () => {
+  const { sources } = fakeSources();
+  const run = captureIo(dir);
+  const code = await createDiffCommand(sources).run(["--format", "json", "r8.plan.json", "r16.plan.json"], run.io);
+  assert.is(code, 2);
+  const json = JSON.parse(run.stdout()) as { format: string; summary: { targets_changed: number } };
+  assert.is(json.format, "peftc-diff/1");
+  assert.is(json.summary.targets_changed, 44);
+});
+
+test("specs are compiled against --model", async () => {
+  const { sources, compiled } = fakeSources({ "old.yaml": { plan: r8, diagnostics: [] }, "new.yaml": { plan: r16, diagnostics: [] } });
+  const run = captureIo(dir);
+  const code = await createDiffCommand(sources).run(["old.yaml", "new.yaml", "--model", "graph.json"], run.io);
+  assert.is(code, 2);
+  assert.equal(
+    compiled.map((c) => [c.path.split(/[\\/]/).pop(), c.model?.split(/[\\/]/).pop()]),
+    [
+      ["old.yaml", "graph.json"],
+      ["new.yaml", "graph.json"],
+    ],
+  );
+});
+
+test("a plan and a spec can be compared", async () => {
+  const { sources, compiled } = fakeSources({ "new.yaml": { plan: r8, diagnostics: [] } });
+  const run = captureIo(dir);
+  const code = await createDiffCommand(sources).run(["r8.plan.json", "new.yaml"], run.io);
+  assert.is(code, 0);
+  assert.is(compiled.length, 1);
+});
+
+test("spec errors exit 1", async () => {
+  const error: Diagnostic = { severity: "error", code: "no-target-match", message: "target_modules matched no module", file: "new.yaml", line: 3, col: 1 };
+  const { sources } = fakeSources({ "new.yaml": { plan: r16, diagnostics: [error] } });
+  const run = captureIo(dir);
+  const code = await createDiffCommand(sources).run(["r8.plan.json", "new.yaml"], run.io);
+  assert.is(code, 1);
+  assert.is(run.stdout(), "");
+  assert.is(run.stderr(), "new.yaml:3:1: error[no-target-match]: target_modules matched no module\n");
+});
+
+async function rejection(promise: Promise<unknown>): Promise<PeftcError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof PeftcError) return err;
+    throw err;
+  }
+  throw new Error("expected a PeftcError");
+}
+
+test("usage mistakes are PeftcErrors", async () => {
+  const command = createDiffCommand(fakeSources().sources);
+  const one = await rejection(command.run(["r8.plan.json"], captureIo(dir).io));
+  assert.is(one.diagnostic.code, "usage");
+  const format = await rejection(command.run(["r8.plan.json", "r16.plan.json", "--format", "html"], captureIo(dir).io));
+  assert.is(format.diagnostic.code, "usage");
+  assert.match(format.message, "invalid --format 'html'");
+  const missing = await rejection(command.run(["r8.plan.json", "absent.plan.json"], captureIo(dir).io));
+  assert.is(missing.diagnostic.code, "file-not-found");
+  assert.is(missing.diagnostic.file, "absent.plan.json");
+});
+
+test("help prints usage and exits 0", async () => {
+  const run = captureIo(dir);
+  const code = await createDiffCommand(fakeSources().sources).run(["--help"], run.io);
+  assert.is(code, 0);
+  assert.match(run.stdout(), "Usage: peftc diff OLD NEW");
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test.run();
