@@ -118,6 +118,7 @@ const TYPE_WORDS: Record<string, string> = {
 /** Says in words what a schema accepts: `an integer >= 1`, `a string, a list or null`. */
 export function describeSchema(schema: SchemaShape | undefined): string {
   if (schema === undefined) return "a valid value";
+  if (schema.const !== undefined) return JSON.stringify(schema.const);
   if (schema.enum !== undefined) return `one of ${schema.enum.map((v) => JSON.stringify(v)).join(", ")}`;
   if (schema.$ref?.endsWith("/optionalObject")) return "a mapping or null";
   const types = schema.type === undefined ? [] : Array.isArray(schema.type) ? schema.type : [schema.type];

@@ -75,7 +75,8 @@ function checkFlowDepth(text: string, file: string): void {
   }
 }
 
-function lineColAt(text: string, offset: number): SourcePos {
+/** 1-based line and column of `offset` in `text`. */
+export function lineColAt(text: string, offset: number): SourcePos {
   const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
   let line = 1;
   for (let i = text.indexOf("\n"); i !== -1 && i < offset; i = text.indexOf("\n", i + 1)) line++;

@@ -1,0 +1,100 @@
+/** Checks plans against `schemas/plan.schema.json` (format `peftc-plan/1`) and reads plan files. */
+import { readFileSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import Ajv2020 from "ajv/dist/2020.js";
+import type { ErrorObject, ValidateFunction } from "ajv";
+import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
+import { PeftcError } from "../errors.js";
+import { readSchema } from "../spec/schema-files.js";
+import { describeSchema, describeValue } from "../spec/schema.js";
+import { lineColAt, nodeOffset } from "../spec/yaml-tree.js";
+import type { Plan } from "./types.js";
+
+let planValidator: ValidateFunction | null = null;
+
+/** The compiled plan validator, built on first use. */
+function validator(): ValidateFunction {
+  if (planValidator === null) {
+    const ajv = new Ajv2020.default({ allErrors: false, strict: true, strictTypes: false, strictRequired: false, verbose: true });
+    planValidator = ajv.compile(readSchema("plan.schema.json"));
+  }
+  return planValidator;
+}
+
+/** The first schema violation: its JSON pointer (`/adapters/0/targets/3/r`) and a message. */
+function firstProblem(plan: unknown): { pointer: string; message: string } | null {
+  const validate = validator();
+  if (validate(plan)) return null;
+  const error = validate.errors![0]!;
+  return { pointer: error.instancePath, message: describeError(error) };
+}
+
+function describeError(error: ErrorObject): string {
+  if (error.keyword === "required") {
+    return `missing required field \`${(error.params as { missingProperty: string }).missingProperty}\``;
+  }
+  return `expected ${describeSchema(error.parentSchema as Parameters<typeof describeSchema>[0])}, found ${describeValue(error.data)}`;
+}
+
+function planMessage(problem: { pointer: string; message: string }): string {
+  return problem.pointer === "" ? `invalid plan: ${problem.message}` : `invalid plan at ${problem.pointer}: ${problem.message}`;
+}
+
+/** Throws PeftcError `plan-invalid` naming the JSON pointer of the first violation. */
+export function validatePlan(plan: unknown, file?: string): asserts plan is Plan {
+  const problem = firstProblem(plan);
+  if (problem === null) return;
+  const where = file === undefined ? {} : { file };
+  throw new PeftcError("plan-invalid", planMessage(problem), where);
+}
+
+/**
+ * Position of the value at a JSON pointer in JSON text, read with the yaml parser because it keeps
+ * node ranges. Falls back to the nearest existing parent.
+ */
+function pointerPosition(text: string, pointer: string): { line: number; col: number } | undefined {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
+  const segments = pointer === "" ? [] : pointer.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+  let node: unknown = doc.contents;
+  for (const segment of segments) {
+    const next: unknown = isSeq(node) ? node.items[Number(segment)] : isMap(node) ? node.get(segment, true) : undefined;
+    if (next === undefined || next === null) break;
+    node = next;
+  }
+  const offset = nodeOffset(node);
+  return offset === undefined ? undefined : lines.linePos(offset);
+}
+
+/** Parses JSON, turning a syntax error into PeftcError `json-syntax` with the line and column. */
+function parseJson(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const message = (err as Error).message;
+    const position = /at position (\d+)/.exec(message);
+    const offset = position !== null ? Number(position[1]) : text.length;
+    const reason = message.replace(/ in JSON at position \d+.*$/, "").replace(/^JSON\.parse: /, "");
+    throw new PeftcError("json-syntax", `invalid JSON: ${reason}`, { file, ...lineColAt(text, offset) });
+  }
+}
+
+/** Reads the plan file at `path` and validates it. Relative paths are read from `cwd` (default: process.cwd()). */
+export function loadPlan(path: string, options: { cwd?: string } = {}): Plan {
+  const fullPath = resolve(options.cwd ?? process.cwd(), path);
+  let text: string;
+  try {
+    if (statSync(fullPath).isDirectory()) throw new PeftcError("plan-not-file", `${path} is a directory; pass a plan JSON file`, { file: path });
+    text = readFileSync(fullPath, "utf8");
+  } catch (err) {
+    if (err instanceof PeftcError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === "ENOENT" ? "file not found" : (code ?? String(err));
+    throw new PeftcError("plan-not-found", `cannot read plan ${path}: ${reason}`, { file: path });
+  }
+  const plan = parseJson(text, path);
+  const problem = firstProblem(plan);
+  if (problem === null) return plan as Plan;
+  const at = pointerPosition(text, problem.pointer) ?? {};
+  throw new PeftcError("plan-invalid", planMessage(problem), { file: path, ...at });
+}
