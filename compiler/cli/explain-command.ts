@@ -1,0 +1,147 @@
+/** `peftc explain SPEC MODULE`: why one module is or is not targeted, saved, excluded or tied. */
+import { parseArgs } from "node:util";
+import { compileSpecFile, type CompileResult } from "../compile.js";
+import { PeftcError } from "../errors.js";
+import type { GraphModule } from "../graph/types.js";
+import { suggestNames } from "../match/suggest.js";
+import type { PlanAdapter } from "../plan/types.js";
+import { describeReason, layerIndexOf, type ResolvedAdapter } from "../resolve/targets.js";
+import type { TieGroup } from "../resolve/tie-groups.js";
+import type { CliIo, Command } from "./io.js";
+
+const USAGE = `Usage: peftc explain SPEC MODULE [--model PATH]
+
+Explains what the spec does to MODULE (a fully-qualified module name, as \`peftc graph\`
+lists them): whether it is targeted, saved, excluded or tied, which rule and which
+entry of the spec decided it, and where PEFT would do something different.
+
+Options:
+  --model PATH   model metadata (default: the spec's \`model:\`)
+  -h, --help     show this help
+`;
+
+function describeModule(m: GraphModule): string {
+  switch (m.type) {
+    case "Linear":
+    case "Conv1D":
+      return `${m.type} ${m.in_features ?? "?"} -> ${m.out_features ?? "?"}`;
+    case "Embedding":
+      return `Embedding ${m.num_embeddings ?? "?"} x ${m.embedding_dim ?? "?"}`;
+    default:
+      return m.type;
+  }
+}
+
+/** What PEFT's name-based tie handling does differently for a tied module (SPEC "Deliberate differences"). */
+export function peftTieDifference(name: string, group: TieGroup, mode: string): string | null {
+  if (mode === "untied") return null;
+  const short = name.slice(name.lastIndexOf(".") + 1);
+  const notes: string[] = [];
+  if (name !== group.source && name.includes(".")) {
+    notes.push(
+      `PEFT compares the short name '${short}' with the fully-qualified tied names, so it does not treat '${name}' as tied and gives it an independent adapter or copy, which splits the shared weight when merged`,
+    );
+  }
+  const sourceShort = group.source.slice(group.source.lastIndexOf(".") + 1);
+  if (sourceShort !== "embed_tokens") {
+    notes.push(`PEFT looks for the input embedding under the name 'embed_tokens' and so misses '${group.source}'; peftc finds it by identity (get_input_embeddings())`);
+  }
+  return notes.length > 0 ? notes.join("; ") : null;
+}
+
+function explainAdapter(result: CompileResult, adapter: PlanAdapter, resolved: ResolvedAdapter, index: number): string[] {
+  const graph = result.graph;
+  const m = graph.modules[index]!;
+  const spec = resolved.adapter;
+  const lines: string[] = [`adapter '${adapter.name}':`];
+  const target = adapter.targets.find((t) => t.module === m.name);
+  const saved = adapter.modules_to_save.find((s) => s.module === m.name);
+  const reason = resolved.targetReason.get(index);
+  const exclusion = resolved.excluded.get(index);
+  const group = result.tieGroups.find((g) => g.source === m.name || g.members.includes(m.name));
+  const planGroup = group ? adapter.tie_groups.find((g) => g.id === group.id) : undefined;
+
+  if (target) {
+    if (reason) lines.push(`  targeted: selected by ${describeReason(reason)} (SPEC rule ${ruleOf(reason.field)})`);
+    else if (target.tie) lines.push(`  targeted: added because it is ${target.tie.role === "source" ? "the source" : "a member"} of tie group ${target.tie.group} and ensure_weight_tying is set`);
+    if (exclusion && exclusion.field === "exclude_modules") lines.push(`  exclude_modules entry '${exclusion.entry}' matches it, but the tie wins (warning tie-overrides-exclude)`);
+    const r = resolved.rank.get(index);
+    const rFrom = r?.rKey ? `rank_pattern key '${r.rKey}'` : "r";
+    const aFrom = r?.alphaKey ? `alpha_pattern key '${r.alphaKey}'` : "lora_alpha";
+    if (target.tie?.role === "member") lines.push(`  r=${target.r}, alpha=${target.alpha}, scaling=${target.scaling}: taken from the tie source's adapter`);
+    else lines.push(`  r=${target.r} (from ${rFrom}), alpha=${target.alpha} (from ${aFrom}), scaling=${target.scaling}${spec.use_rslora ? " (rslora: alpha/sqrt(r))" : " (alpha/r)"}`);
+    lines.push(`  LoRA parameters: ${target.parameters ?? "unknown"}${target.tie?.role === "member" ? " (shares the source's tensors" + (target.tie.orientation === "transposed" ? ", A and B swapped and transposed)" : ")") : ""}`);
+  } else if (saved) {
+    const why = resolved.savedReason.get(index);
+    if (why) lines.push(`  saved as a trainable copy: name ends with ${why.field === "task_type" ? `the task_type head '${why.entry}'` : `modules_to_save entry '${why.entry}'`} (SPEC rule 8)`);
+    else if (saved.tie) lines.push(`  saved: shares the trainable copy of tie group ${saved.tie.group} (ensure_weight_tying)`);
+    lines.push("  no LoRA adapter: a saved module is excluded from targeting (SPEC rule 2)");
+  } else if (exclusion) {
+    const field = exclusion.field === "exclude_modules" ? `exclude_modules entry '${exclusion.entry}' (SPEC rule 1)` : `modules_to_save entry '${exclusion.entry}': it is inside a saved module (SPEC rule 2)`;
+    lines.push(`  excluded by ${field}`);
+  } else if (resolved.layerFiltered.includes(index)) {
+    const layer = layerIndexOf(m.name, null);
+    lines.push(`  not targeted: its name matches target_modules, but its layer index (${layer ?? "none found"}) is not in layers_to_transform ${JSON.stringify(spec.layers_to_transform)} (SPEC rule 4)`);
+  } else if (spec.target_modules?.kind === "all-linear" && m.name === graph.output_embeddings) {
+    lines.push("  not targeted: all-linear leaves out the output embedding (SPEC rule 3)");
+  } else {
+    lines.push(`  not targeted: no target_modules entry matches it (SPEC rules 3-5)`);
+  }
+
+  if (group) {
+    const role = group.source === m.name ? "source" : "member";
+    lines.push(`  tie group ${group.id}: ${role}; source ${group.source}, members ${group.members.join(", ")}`);
+    if (planGroup) {
+      lines.push(`  mode ${planGroup.mode}${planGroup.mode === "untied" ? ": ensure_weight_tying is off, so tied modules are adapted independently" : ""}`);
+      const difference = peftTieDifference(m.name, group, planGroup.mode);
+      if (difference) lines.push(`  PEFT would differ: ${difference}`);
+    } else {
+      lines.push("  this adapter does not touch the group, so the tie is left as it is");
+    }
+  }
+  return lines;
+}
+
+function ruleOf(field: string): string {
+  switch (field) {
+    case "all-linear":
+      return "3";
+    case "default_target_modules":
+      return "5";
+    default:
+      return "3/4";
+  }
+}
+
+async function runExplain(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { model: { type: "string" }, help: { type: "boolean", short: "h", default: false } },
+  });
+  if (values.help) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 2) throw new PeftcError("usage", `expected SPEC and MODULE, got ${positionals.length} arguments; see \`peftc explain --help\``);
+  const [specPath, moduleName] = positionals as [string, string];
+  const result = compileSpecFile(specPath, values.model !== undefined ? { model: values.model } : {});
+  const index = result.graph.modules.findIndex((m) => m.name === moduleName);
+  if (index < 0) {
+    const closest = suggestNames(moduleName, result.graph.modules.map((m) => m.name));
+    const hint = closest.length > 0 ? `; closest names: ${closest.map((c) => `'${c}'`).join(", ")}` : "";
+    throw new PeftcError("module-not-found", `the model has no module named '${moduleName}'${hint}`);
+  }
+  const m = result.graph.modules[index]!;
+  const lines = [`${m.name} (${describeModule(m)})`];
+  result.plan.adapters.forEach((adapter, k) => lines.push(...explainAdapter(result, adapter, result.resolved[k]!, index)));
+  io.stdout.write(lines.join("\n") + "\n");
+  return 0;
+}
+
+export const explainCommand: Command = {
+  name: "explain",
+  usage: "explain SPEC MODULE [--model PATH]",
+  summary: "explain why a module is targeted, saved, excluded or tied",
+  run: runExplain,
+};

@@ -1,0 +1,131 @@
+/** `peftc plan SPEC`: compile a spec against a model and write the plan. */
+import { parseArgs } from "node:util";
+import { stringify as toYaml } from "yaml";
+import { compileSpecFile } from "../compile.js";
+import { diffIsEmpty, diffPlans } from "../diff/diff.js";
+import { renderDiff, shouldColor } from "../diff/render.js";
+import { PeftcError } from "../errors.js";
+import { writeFileAtomic } from "../io/atomic.js";
+import { canonicalJson } from "../plan/canonical.js";
+import { planSummary } from "../plan/summary.js";
+import type { Plan } from "../plan/types.js";
+import { loadPlan } from "../plan/validate.js";
+import { EXIT_CHANGES } from "./diff-command.js";
+import type { CliIo, Command } from "./io.js";
+
+const FORMATS = ["json", "yaml", "table"] as const;
+type PlanFormat = (typeof FORMATS)[number];
+
+const USAGE = `Usage: peftc plan SPEC [--model PATH] [-o FILE] [--format json|yaml|table] [--check PLAN]
+
+Compiles SPEC (a peftc YAML spec or a PEFT adapter_config.json) against the model's
+structure and writes the plan: every module that gets an adapter, every saved module
+and every tie group. A summary goes to stderr.
+
+Options:
+  --model PATH     model metadata: a Hugging Face model directory, a .safetensors file
+                   or a peftc-graph/1 JSON file (default: the spec's \`model:\`)
+  -o, --output FILE
+                   write the plan to FILE (atomically) instead of stdout
+  --format FORMAT  json (default, canonical), yaml, or table (for reading)
+  --check PLAN     compare with a committed plan instead of writing: exit 0 when it
+                   is up to date, 2 (and print the changes) when it is stale
+  -q, --quiet      print no summary, only diagnostics
+  -h, --help       show this help
+`;
+
+/** A plain-text table of the targets, for reading in a terminal. */
+export function planTable(plan: Plan): string {
+  const lines: string[] = [];
+  for (const adapter of plan.adapters) {
+    lines.push(`adapter ${adapter.name}`);
+    const rows = adapter.targets.map((t) => [
+      t.module,
+      t.kind,
+      `${t.in_features ?? "?"}x${t.out_features ?? "?"}`,
+      String(t.r),
+      String(t.alpha),
+      String(Number(t.scaling.toPrecision(6))),
+      t.parameters === null ? "?" : String(t.parameters),
+      t.tie ? `${t.tie.role} of ${t.tie.group}${t.tie.orientation === "transposed" ? " (transposed)" : ""}` : "",
+    ]);
+    const header = ["module", "kind", "shape", "r", "alpha", "scaling", "params", "tie"];
+    const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+    const fmt = (cells: string[]) => cells.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd();
+    lines.push(fmt(header), ...rows.map(fmt));
+    for (const s of adapter.modules_to_save) lines.push(`save ${s.module}${s.tie ? ` (${s.tie.role} of ${s.tie.group})` : ""}`);
+    lines.push("");
+  }
+  return lines.join("\n");
+}
+
+function serialize(plan: Plan, format: PlanFormat): string {
+  switch (format) {
+    case "json":
+      return canonicalJson(plan);
+    case "yaml":
+      return toYaml(plan, { lineWidth: 0 });
+    case "table":
+      return planTable(plan);
+  }
+}
+
+async function runPlan(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      model: { type: "string" },
+      output: { type: "string", short: "o" },
+      format: { type: "string", default: "json" },
+      check: { type: "string" },
+      quiet: { type: "boolean", short: "q", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    throw new PeftcError("usage", `expected one SPEC argument, got ${positionals.length}; see \`peftc plan --help\``);
+  }
+  const format = values.format as PlanFormat;
+  if (!FORMATS.includes(format)) {
+    throw new PeftcError("usage", `unknown --format '${values.format}'; use one of ${FORMATS.join(", ")}`);
+  }
+  if (values.check !== undefined && values.output !== undefined) {
+    throw new PeftcError("usage", "--check compares with an existing plan and writes nothing, so it cannot be combined with -o");
+  }
+
+  const result = compileSpecFile(positionals[0]!, values.model !== undefined ? { model: values.model } : {});
+  if (values.quiet) {
+    for (const d of result.diagnostics) io.stderr.write(planSummary({ ...result.plan, adapters: [] }, [d]));
+  } else {
+    io.stderr.write(planSummary(result.plan, result.diagnostics));
+  }
+
+  if (values.check !== undefined) {
+    const committed = loadPlan(values.check);
+    const diff = diffPlans(committed, result.plan);
+    if (diffIsEmpty(diff) && canonicalJson(committed) === canonicalJson(result.plan)) {
+      io.stderr.write(`${values.check} is up to date\n`);
+      return 0;
+    }
+    io.stdout.write(renderDiff(diff, "text", { color: shouldColor(io.stdout, io.env) }));
+    io.stderr.write(`${values.check} is stale: run \`peftc plan ${positionals[0]} -o ${values.check}\` and commit the result\n`);
+    return EXIT_CHANGES;
+  }
+
+  const text = serialize(result.plan, format);
+  if (values.output !== undefined) writeFileAtomic(values.output, text);
+  else io.stdout.write(text);
+  return 0;
+}
+
+export const planCommand: Command = {
+  name: "plan",
+  usage: "plan SPEC [--model PATH] [-o FILE]",
+  summary: "compile a spec into a plan and print a summary",
+  run: runPlan,
+};

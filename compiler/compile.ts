@@ -1,0 +1,57 @@
+/** The compiler's entry points: a spec and a model in, a validated plan out. */
+import { PeftcError, type Diagnostic } from "./errors.js";
+import type { Graph } from "./graph/types.js";
+import { defaultTargetModules } from "./import/architectures.js";
+import { loadGraph } from "./import/index.js";
+import { suggestNames } from "./match/suggest.js";
+import { buildPlan } from "./plan/build.js";
+import type { Plan } from "./plan/types.js";
+import { validatePlan } from "./plan/validate.js";
+import { resolveAdapter, type ResolvedAdapter } from "./resolve/targets.js";
+import { loadSpec } from "./spec/load.js";
+import type { Spec } from "./spec/types.js";
+import type { TieGroup } from "./resolve/tie-groups.js";
+
+export interface CompileResult {
+  plan: Plan;
+  /** Load and compile warnings with their spec positions (the plan keeps them without positions). */
+  diagnostics: Diagnostic[];
+  spec: Spec;
+  graph: Graph;
+  resolved: ResolvedAdapter[];
+  tieGroups: TieGroup[];
+}
+
+/** Compiles a loaded spec against a loaded graph. */
+export function compileSpec(spec: Spec, graph: Graph): CompileResult {
+  const resolved = spec.adapters.map((adapter) =>
+    resolveAdapter(graph, adapter, { specFile: spec.file, defaultTargetModules, suggestNames }),
+  );
+  const built = buildPlan(graph, resolved, spec.file);
+  const diagnostics = [...spec.diagnostics, ...built.diagnostics];
+  built.plan.diagnostics = [
+    ...spec.diagnostics.map((d) => ({ severity: d.severity, code: d.code, message: d.message, ...(d.adapter ? { adapter: d.adapter } : {}) })),
+    ...built.plan.diagnostics,
+  ];
+  validatePlan(built.plan);
+  return { plan: built.plan, diagnostics, spec, graph, resolved, tieGroups: built.groups };
+}
+
+/**
+ * Finds the model for a spec: `--model` wins, then the spec's `model:` (relative to the spec file).
+ */
+export function modelPathFor(spec: Spec, modelOption: string | undefined): string {
+  if (modelOption !== undefined) return modelOption;
+  if (spec.model !== null) return spec.model;
+  throw new PeftcError("model-missing", "no model given: pass --model PATH (a Hugging Face model directory, a .safetensors file or a peftc graph JSON) or set `model:` in the spec", {
+    file: spec.file,
+  });
+}
+
+/** Loads a spec and its model and compiles them. */
+export function compileSpecFile(specPath: string, options: { model?: string } = {}): CompileResult {
+  const spec = loadSpec(specPath);
+  const graph = loadGraph(modelPathFor(spec, options.model));
+  return compileSpec(spec, graph);
+}
+

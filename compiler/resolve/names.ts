@@ -1,0 +1,69 @@
+/** Name matching helpers shared by the selectors: PEFT's plain-string rules, done with set lookups. */
+
+/**
+ * Finds which entries of a PEFT name list match `name`: equal to the name, or equal to a suffix that
+ * starts after a dot (`key.endswith("." + entry)`). Entries are looked up in a set, so the cost is
+ * one lookup per dotted suffix, up to the deepest entry, whatever the number of entries.
+ */
+export class SuffixSet {
+  private readonly indexByEntry = new Map<string, number[]>();
+  private readonly maxSegments: number;
+
+  constructor(readonly entries: readonly string[]) {
+    let maxSegments = 1;
+    entries.forEach((entry, i) => {
+      const list = this.indexByEntry.get(entry);
+      if (list) list.push(i);
+      else this.indexByEntry.set(entry, [i]);
+      maxSegments = Math.max(maxSegments, entry.split(".").length);
+    });
+    this.maxSegments = maxSegments;
+  }
+
+  /** Indices of the entries equal to `name` itself. */
+  exact(name: string): readonly number[] | undefined {
+    return this.indexByEntry.get(name);
+  }
+
+  /** Calls `onMatch` with the entry indices of every dotted suffix of `name` that is an entry. */
+  forEachSuffixMatch(name: string, onMatch: (entryIndices: readonly number[]) => void): void {
+    let end = name.length;
+    for (let segments = 0; segments < this.maxSegments; segments++) {
+      const dot = name.lastIndexOf(".", end - 1);
+      if (dot < 0) return;
+      const hit = this.indexByEntry.get(name.slice(dot + 1));
+      if (hit) onMatch(hit);
+      end = dot;
+    }
+  }
+
+  /** True when `name` equals an entry or ends with "." + an entry. */
+  has(name: string): boolean {
+    if (this.indexByEntry.has(name)) return true;
+    let found = false;
+    this.forEachSuffixMatch(name, () => {
+      found = true;
+    });
+    return found;
+  }
+}
+
+const REGEX_METACHARACTERS = /[\\^$*+?()[\]{}|]/;
+
+/** True when a list entry contains regex syntax, which PEFT compares as a plain name. */
+export function looksLikeRegex(entry: string): boolean {
+  return REGEX_METACHARACTERS.test(entry);
+}
+
+/** Escapes a literal for use inside a Python or JavaScript regex. */
+export function escapeRegex(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&");
+}
+
+/** The part of a module name before its first numeric segment (`model.layers` for `model.layers.3.mlp.up_proj`). */
+export function subtreeOf(name: string): string {
+  const parts = name.split(".");
+  const i = parts.findIndex((p) => /^\d+$/.test(p));
+  if (i <= 0) return i === 0 ? parts[0]! : name;
+  return parts.slice(0, i).join(".");
+}
