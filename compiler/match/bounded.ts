@@ -40,8 +40,8 @@ const CHUNK_CHARS = 1 << 18;
 export class MatchTimeoutError extends Error {
   constructor(
     readonly timeoutMs: number,
-    /** The first name of the chunk that timed out. */
-    readonly name: string,
+    /** The first module name of the chunk that timed out. */
+    readonly firstName: string,
   ) {
     super(`matching timed out after ${timeoutMs} ms`);
     this.name = "MatchTimeoutError";

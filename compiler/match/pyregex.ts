@@ -327,7 +327,7 @@ export class PyRegex implements NameMatcher {
       const where = field !== undefined ? ` in ${field}` : "";
       throw new PeftcError(
         "regex-timeout",
-        `regex ${quote(this.pattern)}${where} took longer than ${error.timeoutMs} ms on names starting at ${quote(error.name)} (catastrophic backtracking); rewrite it without nested repeats such as (a+)+ or (.*x)*`,
+        `regex ${quote(this.pattern)}${where} took longer than ${error.timeoutMs} ms on names starting at ${quote(error.firstName)} (catastrophic backtracking); rewrite it without nested repeats such as (a+)+ or (.*x)*`,
         { file, line, col, adapter },
       );
     }
