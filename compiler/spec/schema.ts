@@ -28,6 +28,10 @@ export interface SchemaProblem {
   /** True when the problem is a key (report at the key), false for a value. */
   atKey: boolean;
   message: string;
+  /** For a missing required key: its name. */
+  missing?: string;
+  /** For an unknown key: the known key it most likely misspells. */
+  suggestion?: string;
 }
 
 /** Validates one block of LoRA fields (as written, before defaults) and returns one problem per path. */
@@ -43,7 +47,9 @@ export function checkLoraFields(block: Record<string, unknown>): SchemaProblem[]
     seen.add(id);
     problems.push(problem);
   }
-  return problems;
+  // A misspelt required key (`globs` for `glob`) is reported once, as the misspelling.
+  const misspelt = new Set(problems.filter((p) => p.suggestion !== undefined).map((p) => `${p.path.slice(0, -1).join("\u0000")}|${p.suggestion}`));
+  return problems.filter((p) => p.missing === undefined || !misspelt.has(`${p.path.join("\u0000")}|${p.missing}`));
 }
 
 function pointerToPath(pointer: string, data: unknown): Array<string | number> {
@@ -67,11 +73,13 @@ function toProblem(error: ErrorObject, block: unknown): SchemaProblem {
     const known = Object.keys((error.parentSchema as { properties?: object }).properties ?? {});
     const hint = suggestField(key, known);
     const suffix = hint !== null ? `; did you mean \`${hint}\`?` : `; allowed: ${known.join(", ")}`;
-    return { code: "unknown-field", path: [...path, key], atKey: true, message: `unknown field \`${field}.${key}\`${suffix}` };
+    const problem: SchemaProblem = { code: "unknown-field", path: [...path, key], atKey: true, message: `unknown field \`${field}.${key}\`${suffix}` };
+    if (hint !== null) problem.suggestion = hint;
+    return problem;
   }
   if (error.keyword === "required") {
     const missing = (error.params as { missingProperty: string }).missingProperty;
-    return { code: "invalid-value", path, atKey: false, message: `${field}: a mapping here needs the key \`${missing}\`` };
+    return { code: "invalid-value", path, atKey: false, message: `${field}: a mapping here needs the key \`${missing}\``, missing };
   }
   const code = error.keyword === "type" ? "invalid-type" : "invalid-value";
   const expected = describeSchema(error.parentSchema as SchemaShape);
