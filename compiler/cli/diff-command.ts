@@ -7,6 +7,7 @@ import { diffIsEmpty, diffPlans } from "../diff/diff.js";
 import { DIFF_FORMATS, renderDiff, shouldColor, type DiffFormat } from "../diff/render.js";
 import type { PlanDiff } from "../diff/types.js";
 import { PLAN_FORMAT, type Plan } from "../plan/types.js";
+import { loadPlan } from "../plan/validate.js";
 import type { CliIo, Command } from "./io.js";
 
 /** Exit code of `peftc diff` (and `peftc plan --check`) when the plans differ; 0 means identical. */
@@ -14,19 +15,15 @@ export const EXIT_CHANGES = 2;
 
 /** How the command turns a path into a plan. Tests pass their own. */
 export interface PlanSources {
-  /** Reads and validates a `peftc-plan/1` file. */
-  loadPlan(path: string): Plan | Promise<Plan>;
+  /** Reads and validates a `peftc-plan/1` file; a relative `path` is read from `cwd`. */
+  loadPlan(path: string, options: { cwd: string }): Plan | Promise<Plan>;
   /** Compiles a spec; `model` is the `--model` path when given. */
   compileSpecFile(path: string, options: { model?: string }): { plan: Plan; diagnostics: Diagnostic[] } | Promise<{ plan: Plan; diagnostics: Diagnostic[] }>;
 }
 
-// NOTE: the plan loader and the spec compiler are imported when first needed, so `peftc diff` on two
-// plan files does not load the compiler.
 const defaultSources: PlanSources = {
-  async loadPlan(path) {
-    const { loadPlan } = await import("../plan/validate.js");
-    return loadPlan(path);
-  },
+  loadPlan,
+  // The compiler is imported only when an input is a spec, so diffing two plan files stays quick.
   async compileSpecFile(path, options) {
     const { compileSpecFile } = await import("../compile.js");
     return compileSpecFile(path, options);
@@ -106,7 +103,10 @@ function parseFormat(value: string | undefined): DiffFormat {
   throw new PeftcError("usage", `invalid --format '${value}'; use text, markdown or json`);
 }
 
-/** Paths are relative to `io.cwd`; a path is passed on as written when that is the process's directory, so messages show it unchanged. */
+/**
+ * Resolves `path` against `io.cwd`. When that is the process's directory the path is passed on as
+ * written, so the compiler's messages show it the way the user typed it.
+ */
 function inputPath(io: CliIo, path: string): string {
   return isAbsolute(path) || resolve(io.cwd) === process.cwd() ? path : resolve(io.cwd, path);
 }
@@ -117,7 +117,7 @@ function inputPath(io: CliIo, path: string): string {
  */
 async function readPlanOrSpec(path: string, io: CliIo, sources: PlanSources, options: { model?: string }): Promise<Plan | null> {
   const resolved = inputPath(io, path);
-  if (isPlanFile(readInput(resolved, path))) return sources.loadPlan(resolved);
+  if (isPlanFile(readInput(resolved, path))) return sources.loadPlan(path, { cwd: io.cwd });
 
   const { plan, diagnostics } = await sources.compileSpecFile(resolved, options);
   const errors = diagnostics.filter((d) => d.severity === "error");

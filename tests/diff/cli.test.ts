@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { createDiffCommand, type PlanSources } from "../../compiler/cli/diff-command.js";
+import { createDiffCommand, diffCommand, type PlanSources } from "../../compiler/cli/diff-command.js";
 import type { CliIo } from "../../compiler/cli/io.js";
 import { PeftcError, type Diagnostic } from "../../compiler/errors.js";
 import type { Plan } from "../../compiler/plan/types.js";
@@ -34,7 +34,7 @@ function captureIo(cwd: string, options: { tty?: boolean; env?: Record<string, s
 function fakeSources(specs: Record<string, { plan: Plan; diagnostics: Diagnostic[] }> = {}) {
   const compiled: { path: string; model: string | undefined }[] = [];
   const sources: PlanSources = {
-    loadPlan: (path) => JSON.parse(readFileSync(path, "utf8")) as Plan,
+    loadPlan: (path, { cwd }) => JSON.parse(readFileSync(resolve(cwd, path), "utf8")) as Plan,
     compileSpecFile: (path, options) => {
       compiled.push({ path, model: options.model });
       const name = path.split(/[\\/]/).pop()!;
@@ -151,6 +151,22 @@ test("usage mistakes are PeftcErrors", async () => {
   const missing = await rejection(command.run(["r8.plan.json", "absent.plan.json"], captureIo(dir).io));
   assert.is(missing.diagnostic.code, "file-not-found");
   assert.is(missing.diagnostic.file, "absent.plan.json");
+});
+
+test("diffCommand loads and validates plan files", async () => {
+  const same = captureIo(dir);
+  assert.is(await diffCommand.run(["r8.plan.json", "r8-copy.plan.json"], same.io), 0);
+  assert.is(same.stdout(), "no changes\n");
+
+  const changed = captureIo(dir);
+  assert.is(await diffCommand.run(["r8.plan.json", "r16.plan.json", "--format", "markdown"], changed.io), 2);
+  assert.is(changed.stdout().split("\n")[0], "+0 targets · 44 changed · −0 removed · trainable +1.4M (+0.13%)");
+
+  const invalid = { ...r8, adapters: [{ ...r8.adapters[0], targets: "all" }] };
+  writeFileSync(join(dir, "invalid.plan.json"), JSON.stringify(invalid, null, 2));
+  const error = await rejection(diffCommand.run(["r8.plan.json", "invalid.plan.json"], captureIo(dir).io));
+  assert.is(error.diagnostic.code, "plan-invalid");
+  assert.is(error.diagnostic.file, "invalid.plan.json");
 });
 
 test("help prints usage and exits 0", async () => {
