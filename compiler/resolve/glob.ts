@@ -1,21 +1,12 @@
-import micromatch from "micromatch";
-import type { NameMatcher, PatternSite } from "./regex.js";
+import { compileGlob } from "../match/glob.js";
+import { flagsOf, locationOf, type NameMatcher, type PatternSite } from "./regex.js";
 
 /** Glob over dotted module names: `*` is one name segment, `**` any number. */
 export function compileGlobMatcher(pattern: string, site: PatternSite): NameMatcher {
-  void site;
-  const regex = micromatch.makeRe(pattern.split(".").join("/"));
-  const toPath = (name: string) => name.split(".").join("/");
+  const glob = compileGlob(pattern, locationOf(site));
   return {
-    matchAll(names) {
-      const out = new Uint8Array(names.length);
-      for (let i = 0; i < names.length; i++) if (regex.test(toPath(names[i]!))) out[i] = 1;
-      return out;
-    },
-    test: (name) => regex.test(toPath(name)),
-    exec: (name) => {
-      const m = regex.exec(toPath(name));
-      return m === null ? null : Array.from(m);
-    },
+    matchAll: (names) => flagsOf(glob.selectMatching(names), names.length),
+    test: (name) => glob.test(name),
+    exec: (name) => (glob.test(name) ? [name] : null),
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The regex operations target resolution needs, in one place: every user pattern is compiled
- * once and run over all module names in one batch.
+ * once, with Python semantics and a time bound, and run over all module names in one batch.
  */
+import { compilePyRegex, type PatternLocation } from "../match/pyregex.js";
 import type { SourcePos } from "../spec/types.js";
 
 export type MatchMode = "fullmatch" | "match";
@@ -13,11 +14,22 @@ export interface PatternSite {
 }
 
 export interface NameMatcher {
-  /** True for each name the pattern matches, in the order given. */
+  /** 1 for each name the pattern matches, in the order given. */
   matchAll(names: readonly string[]): Uint8Array;
   test(name: string): boolean;
   /** The capturing groups of the first match (index 0 is the whole match), or null. */
   exec(name: string): Array<string | undefined> | null;
+}
+
+export function locationOf(site: PatternSite): PatternLocation {
+  return { file: site.file, field: site.field, ...(site.pos ? { line: site.pos.line, col: site.pos.col } : {}) };
+}
+
+/** Spreads ascending match indices into a flag per name. */
+export function flagsOf(indices: Uint32Array, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (const i of indices) out[i] = 1;
+  return out;
 }
 
 /**
@@ -25,17 +37,14 @@ export interface NameMatcher {
  * Errors point into `userPattern` at `site`.
  */
 export function compileNameMatcher(userPattern: string, mode: MatchMode, site: PatternSite, prefix = "", suffix = ""): NameMatcher {
-  const regex = new RegExp(`^(?:${prefix}${userPattern}${suffix})${mode === "fullmatch" ? "$" : ""}`, "u");
-  void site;
+  const regex = compilePyRegex(userPattern, { mode, prefix, suffix, location: locationOf(site) });
   return {
-    matchAll(names) {
-      const out = new Uint8Array(names.length);
-      for (let i = 0; i < names.length; i++) if (regex.test(names[i]!)) out[i] = 1;
-      return out;
-    },
+    matchAll: (names) => flagsOf(regex.selectMatching(names), names.length),
     test: (name) => regex.test(name),
     exec: (name) => {
-      const m = regex.exec(name);
+      // The bounded test runs first, so a pattern that would backtrack without end is rejected there.
+      if (!regex.test(name)) return null;
+      const m = regex.regexp.exec(name);
       return m === null ? null : Array.from(m);
     },
   };
