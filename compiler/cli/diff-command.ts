@@ -13,7 +13,7 @@ import type { CliIo, Command } from "./io.js";
 /** Exit code of `peftc diff` (and `peftc plan --check`) when the plans differ; 0 means identical. */
 export const EXIT_CHANGES = 2;
 
-/** How the command turns a path into a plan. Tests pass their own. */
+/** Plan loader and spec compiler the command uses. Tests pass their own. */
 export interface PlanSources {
   /** Reads and validates a `peftc-plan/1` file; a relative `path` is read from `cwd`. */
   loadPlan(path: string, options: { cwd: string }): Plan | Promise<Plan>;
@@ -90,7 +90,7 @@ async function runDiff(args: string[], io: CliIo, sources: PlanSources): Promise
 
 /**
  * Prints a diff to `io.stdout` (coloured text only on a terminal without `NO_COLOR`) and returns the
- * exit code: 0 when the plans are identical, 2 when they differ. `peftc plan --check` uses it too.
+ * exit code: 0 when the plans are identical, 2 when they differ.
  */
 export function reportDiff(diff: PlanDiff, format: DiffFormat, io: CliIo): number {
   io.stdout.write(renderDiff(diff, format, { color: format === "text" && shouldColor(io.stdout, io.env) }));
@@ -130,9 +130,9 @@ function readInput(resolved: string, path: string): string {
     return readFileSync(resolved, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new PeftcError("file-not-found", `file '${path}' not found`, { file: path });
-    if (code === "EISDIR") throw new PeftcError("invalid-input", `'${path}' is a directory; diff takes a plan or spec file`, { file: path });
-    throw new PeftcError("read-failed", `cannot read '${path}': ${(err as Error).message}`, { file: path });
+    if (code === "ENOENT") throw new PeftcError("file-not-found", `cannot read ${path}: file not found; pass a plan JSON file or a spec file`, { file: path });
+    if (code === "EISDIR") throw new PeftcError("input-not-file", `${path} is a directory; pass a plan JSON file or a spec file`, { file: path });
+    throw new PeftcError("read-failed", `cannot read ${path}: ${code ?? (err as Error).message}`, { file: path });
   }
 }
 

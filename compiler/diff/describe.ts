@@ -1,6 +1,6 @@
 /**
  * Turns a `PlanDiff` into sections of marked lines that the text and markdown renderers share, so
- * both say the same thing: "+ 28 targets added", "~ r 8→16 on 96 modules", each followed by the
+ * both print the same content: "+ 28 targets added", "~ r 8→16 on 96 modules", each followed by the
  * collapsed module names it concerns.
  */
 import type { PlanDiagnostic, PlanTieGroup } from "../plan/types.js";
@@ -16,7 +16,7 @@ export type Mark = "+" | "-" | "~";
 export interface Block {
   mark: Mark;
   title: Inline[];
-  /** The modules the line is about, collapsed; empty when the title says it all. */
+  /** Collapsed names of the modules the line is about. Empty when the title names everything. */
   modules: CollapsedNames[];
 }
 
@@ -106,19 +106,18 @@ function fieldChangeBlock(prefix: string, change: FieldChange): Block {
 function describeTie(group: PlanTieGroup, when: "now" | "no longer"): Inline[] {
   const members = joinNames(group.members);
   const one = group.members.length === 1;
-  const what: Record<PlanTieGroup["mode"], string> = {
+  if (group.mode === "untied") {
+    const verb = one ? "is" : "are";
+    if (when === "now") return [...members, ` ${verb} tied to `, { code: group.source }, " but adapted independently (untied)"];
+    return [...members, ` ${verb} no longer tied to `, { code: group.source }, " (was untied)"];
+  }
+  const shared: Record<Exclude<PlanTieGroup["mode"], "untied">, string> = {
     shared_adapter: "the adapter of ",
     shared_copy: "the trainable copy of ",
     shared_tokens: "the trained token rows of ",
-    untied: "",
   };
-  if (group.mode === "untied") {
-    const verb = when === "now" ? (one ? "is tied to " : "are tied to ") : one ? "is no longer tied to " : "are no longer tied to ";
-    const tail = when === "now" ? " but adapted independently (untied)" : " (was untied)";
-    return [...members, ` ${verb}`, { code: group.source }, tail];
-  }
-  const verb = `${when} ${one ? "shares" : "share"} `;
-  return [...members, ` ${verb}${what[group.mode]}`, { code: group.source }, ` (${group.mode})`];
+  const verb = one ? "shares" : "share";
+  return [...members, ` ${when} ${verb} ${shared[group.mode]}`, { code: group.source }, ` (${group.mode})`];
 }
 
 function tieChangeBlock(change: TieGroupChange): Block {

@@ -246,6 +246,7 @@ function writeSummaryLine(s: DiffSummary, model: ModelDiff): string {
 function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => {
     if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
-    return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    const keys = Object.keys(v).sort();
+    return Object.fromEntries(keys.map((key) => [key, (v as Record<string, unknown>)[key]]));
   });
 }

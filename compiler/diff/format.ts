@@ -44,7 +44,7 @@ export function formatParameterDelta(d: ParameterDelta): string {
   return d.percent_of_model === null ? count : `${count} (${formatSignedPercent(d.percent_of_model)})`;
 }
 
-/** A field value as the diff shows it: tie references in words, `none` for null, numbers as written in the plan. */
+/** Formats a field value as the diff shows it: tie references in words, `none` for null, numbers as written in the plan. */
 export function formatValue(value: unknown): string {
   if (value === null || value === undefined) return "none";
   if (typeof value === "object" && "group" in value && "role" in value) {

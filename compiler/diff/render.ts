@@ -69,8 +69,8 @@ function plainText(inlines: Inline[]): string {
 // Markdown
 
 /**
- * The summary line, then one collapsible `<details>` section per changed part (model, adapters,
- * diagnostics), meant for a pull-request comment.
+ * Renders the summary line, then one collapsible `<details>` section per changed part (model,
+ * adapters, diagnostics), for a pull-request comment.
  */
 function renderMarkdown(diff: PlanDiff): string {
   // The summary line is built from fixed words and numbers only, so it needs no escaping.
@@ -110,7 +110,7 @@ function escapeMarkdown(s: string): string {
   return s.replace(/[\\`*_[\]<>|~]/g, (c) => `\\${c}`);
 }
 
-/** A code span whose backtick fence is longer than any backtick run inside `s`. */
+/** Wraps `s` in a code span whose backtick fence is longer than any backtick run inside it. */
 function codeSpan(s: string): string {
   const longestRun = Math.max(0, ...(s.match(/`+/g) ?? []).map((run) => run.length));
   const fence = "`".repeat(longestRun + 1);

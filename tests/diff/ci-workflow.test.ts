@@ -1,6 +1,6 @@
 /**
  * Runs the diff step of examples/ci/peftc-diff.yml in a scratch git repository, with a stand-in
- * `peftc` on PATH: `plan` copies the spec (which holds a plan) to `-o`, and `diff` runs the real diff
+ * `peftc` on PATH: `plan` copies the spec (which contains a plan) to `-o`, and `diff` runs the real diff
  * command on the two plan files.
  */
 import { execFileSync, spawnSync } from "node:child_process";

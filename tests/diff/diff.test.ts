@@ -65,7 +65,7 @@ test("layers_to_transform change removes layers", () => {
   assert.match(renderDiff(diff, "text"), "model.layers.{11–21}.self_attn.q_proj  (11 modules)");
 });
 
-/** A llama plan whose lm_head is a target; with the tie on, it uses model.embed_tokens' adapter. */
+/** Builds a llama plan whose lm_head is a target. With the tie on, lm_head uses model.embed_tokens' adapter. */
 function lmHeadPlan(tied: boolean) {
   const adapter = layeredAdapter();
   if (tied) {

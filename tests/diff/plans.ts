@@ -1,5 +1,5 @@
 /**
- * Builds llama-style plans for the diff tests, following SPEC's `peftc-plan/1` layout: one target
+ * Builds llama-style plans for the diff tests in the `peftc-plan/1` layout: one target
  * per projection per layer, in module order, with `parameters = r · (in_features + out_features)`.
  */
 import type { Plan, PlanAdapter, PlanTarget, PlanTieGroup, TieRef } from "../../compiler/plan/types.js";
@@ -41,7 +41,7 @@ export function linearTarget(module: string, inFeatures: number, outFeatures: nu
   };
 }
 
-/** An adapter with one target per projection in each transformed layer. */
+/** Builds an adapter with one target per projection in each transformed layer. */
 export function layeredAdapter(options: LayoutOptions = {}): PlanAdapter {
   const { layers = 22, projections = ["q_proj", "v_proj"], hidden = HIDDEN, r = 8, alpha = 16, dropout = 0.05, name = "default" } = options;
   const transformed = new Set(options.layersToTransform ?? Array.from({ length: layers }, (_, i) => i));
