@@ -1,11 +1,12 @@
 import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-backend-cpu";
 import { fingerprintModules } from "../../compiler/graph/fingerprint.js";
 import type { Plan, PlanTarget } from "../../compiler/plan/types.js";
 import { Conv1D, Container, Embedding, Linear, Module, ModuleList, RMSNorm } from "../../runtime/nn/index.js";
+import { initBackend } from "../../runtime/backend.js";
 import { Rng } from "../../runtime/random.js";
 
-await tf.setBackend("cpu");
+// Tests run on the JavaScript cpu backend: its kernels are the reference, whatever the machine.
+await initBackend("cpu");
 
 export const VOCAB = 11;
 export const HIDDEN = 6;
