@@ -68,8 +68,9 @@ test("tie reference on a target", () => {
   const plan = examplePlan();
   plan.adapters[0].targets[0].tie = { group: "model.embed_tokens.weight", role: "member", orientation: "transposed" };
   validatePlan(plan);
-  plan.adapters[0].targets[0].tie = { group: "g", role: "owner", orientation: "same" };
-  const err = planError(plan);
+  const broken = examplePlan();
+  broken.adapters[0].targets[0].tie = { group: "g", role: "owner", orientation: "same" };
+  const err = planError(broken);
   assert.ok(err.diagnostic.message.includes("/adapters/0/targets/0/tie/role"), err.diagnostic.message);
 });
 
