@@ -6,7 +6,7 @@
 import type { PlanDiagnostic, PlanTieGroup } from "../plan/types.js";
 import { collapseModules, type CollapsedNames } from "./collapse.js";
 import { ARROW, MINUS, formatCount, formatSignedCount, formatSignedPercent, formatValue, plural } from "./format.js";
-import type { AdapterDiff, FieldChange, ModelDiff, ParameterDelta, PlanDiff, TieGroupChange } from "./types.js";
+import type { AdapterDiff, FieldChange, ModelDiff, ParameterDelta, PlanDiff, SettingChange, TieGroupChange } from "./types.js";
 
 /** A run of plain text, or a name the renderers set apart (a code span in markdown). */
 export type Inline = string | { code: string };
@@ -52,6 +52,7 @@ function describeModel(model: ModelDiff): Section {
   if (model.fingerprint !== null) {
     blocks.push({ mark: "~", title: ["fingerprint ", { code: model.fingerprint.from }, ` ${ARROW} `, { code: model.fingerprint.to }], modules: [] });
   }
+  for (const change of model.other_changes) blocks.push(settingBlock(change));
   return { heading: ["model changed"], blocks };
 }
 
@@ -75,6 +76,7 @@ function describeAdapter(a: AdapterDiff): Section {
   for (const group of a.tie_groups_created) blocks.push({ mark: "+", title: ["tie group ", { code: group.id }, " created: ", ...describeTie(group, "now")], modules: [] });
   for (const group of a.tie_groups_broken) blocks.push({ mark: "-", title: ["tie group ", { code: group.id }, " broken: ", ...describeTie(group, "no longer")], modules: [] });
   for (const change of a.tie_groups_changed) blocks.push(tieChangeBlock(change));
+  for (const change of a.settings_changes) blocks.push(settingBlock(change));
 
   return { heading, blocks };
 }
@@ -132,6 +134,14 @@ function tieChangeBlock(change: TieGroupChange): Block {
     title.push(...part);
   });
   return { mark: "~", title, modules: [] };
+}
+
+/** `config.use_dora false→true`; lists and objects are written as compact JSON. */
+function settingBlock(change: SettingChange): Block {
+  const from = formatValue(change.from);
+  const to = formatValue(change.to);
+  const arrow = from.includes(" ") || to.includes(" ") ? ` ${ARROW} ` : ARROW;
+  return { mark: "~", title: [`${change.field} ${from}${arrow}${to}`], modules: [] };
 }
 
 function joinNames(names: string[]): Inline[] {

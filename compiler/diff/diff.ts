@@ -11,8 +11,18 @@ import {
   type ModelDiff,
   type ParameterDelta,
   type PlanDiff,
+  type SettingChange,
   type TieGroupChange,
 } from "./types.js";
+
+/** Adapter fields compared on their own terms, not as settings. */
+const ADAPTER_CORE_FIELDS = new Set(["name", "targets", "modules_to_save", "tie_groups", "trainable_parameters"]);
+/**
+ * Adapter fields left out of the diff: `selectors` holds how many modules each target entry matched,
+ * which follows from the target lists that the diff already compares.
+ */
+const ADAPTER_DERIVED_FIELDS = new Set(["selectors"]);
+const MODEL_CORE_FIELDS = new Set(["fingerprint", "model_type", "parameters"]);
 
 /**
  * Compares two plans. Adapters are matched by name, targets and saved modules by module name, tie
@@ -60,11 +70,13 @@ function diffModel(oldPlan: Plan, newPlan: Plan): ModelDiff {
   const fingerprint = change(oldPlan.model.fingerprint, newPlan.model.fingerprint);
   const modelType = change(oldPlan.model.model_type, newPlan.model.model_type);
   const parameters = change(oldPlan.model.parameters, newPlan.model.parameters);
+  const other = diffExtraFields(oldPlan.model, newPlan.model, MODEL_CORE_FIELDS);
   return {
-    changed: fingerprint !== null || modelType !== null || parameters !== null,
+    changed: fingerprint !== null || modelType !== null || parameters !== null || other.length > 0,
     fingerprint,
     model_type: modelType,
     parameters,
+    other_changes: other,
   };
 }
 
@@ -75,6 +87,9 @@ function diffAdapter(oldAdapter: PlanAdapter | null, newAdapter: PlanAdapter | n
   const targets = diffEntries(oldTargets, newTargets, TARGET_FIELDS);
   const saved = diffEntries(oldAdapter?.modules_to_save ?? [], newAdapter?.modules_to_save ?? [], SAVED_FIELDS);
   const ties = diffTieGroups(oldAdapter?.tie_groups ?? [], newAdapter?.tie_groups ?? []);
+  // An added or removed adapter is listed whole, so its settings are not repeated one by one.
+  const skipped = new Set([...ADAPTER_CORE_FIELDS, ...ADAPTER_DERIVED_FIELDS]);
+  const settings = oldAdapter === null || newAdapter === null ? [] : diffExtraFields(oldAdapter, newAdapter, skipped);
   // A missing adapter trains nothing, so an added or removed adapter counts from or to zero.
   const trainable = parameterDelta(oldAdapter === null ? 0 : oldAdapter.trainable_parameters, newAdapter === null ? 0 : newAdapter.trainable_parameters, modelParameters);
 
@@ -91,6 +106,7 @@ function diffAdapter(oldAdapter: PlanAdapter | null, newAdapter: PlanAdapter | n
     tie_groups_created: ties.created,
     tie_groups_broken: ties.broken,
     tie_groups_changed: ties.changed,
+    settings_changes: settings,
     trainable_parameters: trainable,
   };
   if (oldAdapter === null) diff.status = "added";
@@ -100,7 +116,7 @@ function diffAdapter(oldAdapter: PlanAdapter | null, newAdapter: PlanAdapter | n
 }
 
 function adapterIsUnchanged(d: AdapterDiff): boolean {
-  const lists = [d.targets_added, d.targets_removed, d.targets_changed, d.saved_added, d.saved_removed, d.saved_changes, d.tie_groups_created, d.tie_groups_broken, d.tie_groups_changed];
+  const lists = [d.targets_added, d.targets_removed, d.targets_changed, d.saved_added, d.saved_removed, d.saved_changes, d.tie_groups_created, d.tie_groups_broken, d.tie_groups_changed, d.settings_changes];
   return lists.every((list) => list.length === 0) && d.trainable_parameters.from === d.trainable_parameters.to;
 }
 
@@ -174,6 +190,41 @@ function diffTieGroups(oldGroups: PlanTieGroup[], newGroups: PlanTieGroup[]): { 
   return { created, broken, changed };
 }
 
+/**
+ * Compares the fields of two objects that are not in `skip`. Where both values are plain objects
+ * (such as `config`), their keys are compared one by one and reported as `config.use_dora`.
+ */
+function diffExtraFields(before: Record<string, unknown>, after: Record<string, unknown>, skip: ReadonlySet<string>): SettingChange[] {
+  const changes: SettingChange[] = [];
+  for (const key of unionOfKeys(before, after)) {
+    if (skip.has(key)) continue;
+    const from = before[key] ?? null;
+    const to = after[key] ?? null;
+    if (isPlainObject(from) && isPlainObject(to)) {
+      for (const inner of unionOfKeys(from, to)) {
+        const innerFrom = from[inner] ?? null;
+        const innerTo = to[inner] ?? null;
+        if (canonicalJson(innerFrom) !== canonicalJson(innerTo)) changes.push({ field: `${key}.${inner}`, from: innerFrom, to: innerTo });
+      }
+    } else if (canonicalJson(from) !== canonicalJson(to)) {
+      changes.push({ field: key, from, to });
+    }
+  }
+  return changes;
+}
+
+/** Keys of `after`, then the keys only `before` has, each in its object's order. */
+function unionOfKeys(before: object, after: object): string[] {
+  const keys = Object.keys(after);
+  const seen = new Set(keys);
+  for (const key of Object.keys(before)) if (!seen.has(key)) keys.push(key);
+  return keys;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 function diagnosticKey(d: PlanDiagnostic): string {
   return `${d.code}\u0000${d.message}\u0000${d.adapter ?? ""}`;
 }
@@ -219,6 +270,7 @@ function summarize(adapters: AdapterDiff[], diagnostics: PlanDiff["diagnostics"]
     saved_removed: sum((a) => a.saved_removed.length),
     saved_changed: sum((a) => new Set(a.saved_changes.flatMap((c) => c.modules)).size),
     tie_groups_changed: sum((a) => a.tie_groups_created.length + a.tie_groups_broken.length + a.tie_groups_changed.length),
+    settings_changed: sum((a) => a.settings_changes.length),
     diagnostics_appeared: diagnostics.appeared.length,
     diagnostics_resolved: diagnostics.resolved.length,
     trainable_parameters: trainable,
@@ -227,7 +279,7 @@ function summarize(adapters: AdapterDiff[], diagnostics: PlanDiff["diagnostics"]
 
 /**
  * `+28 targets · 96 changed · −0 removed · trainable +3.1M (+0.25%)`, followed by the other kinds of
- * change only when there are some: model, adapters, saved modules, tie groups, diagnostics.
+ * change only when there are some: model, adapters, saved modules, tie groups, settings, diagnostics.
  */
 function writeSummaryLine(s: DiffSummary, model: ModelDiff): string {
   const parts = [`+${plural(s.targets_added, "target")}`, `${s.targets_changed} changed`, `${MINUS}${s.targets_removed} removed`, `trainable ${formatParameterDelta(s.trainable_parameters)}`];
@@ -238,6 +290,7 @@ function writeSummaryLine(s: DiffSummary, model: ModelDiff): string {
     parts.push(`modules_to_save +${s.saved_added} ${MINUS}${s.saved_removed}${changed}`);
   }
   if (s.tie_groups_changed > 0) parts.push(`${plural(s.tie_groups_changed, "tie group")} changed`);
+  if (s.settings_changed > 0) parts.push(`${plural(s.settings_changed, "setting")} changed`);
   if (s.diagnostics_appeared + s.diagnostics_resolved > 0) parts.push(`diagnostics +${s.diagnostics_appeared} ${MINUS}${s.diagnostics_resolved}`);
   return parts.join(" \u00b7 ");
 }

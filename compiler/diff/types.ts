@@ -25,6 +25,16 @@ export interface FieldChange<F extends string = string> {
   modules: string[];
 }
 
+/**
+ * A changed field outside the fixed core of the plan format, such as `config.use_dora` or
+ * `trainable_tokens`. Object fields are compared key by key, so `field` can be a dotted path.
+ */
+export interface SettingChange {
+  field: string;
+  from: unknown;
+  to: unknown;
+}
+
 export interface TieGroupChange {
   id: string;
   source: ValueChange<string> | null;
@@ -56,15 +66,19 @@ export interface AdapterDiff {
   tie_groups_created: PlanTieGroup[];
   tie_groups_broken: PlanTieGroup[];
   tie_groups_changed: TieGroupChange[];
+  /** Other adapter fields (`config`, `trainable_tokens`, ...); `null` or absent counts as missing. */
+  settings_changes: SettingChange[];
   trainable_parameters: ParameterDelta;
 }
 
 export interface ModelDiff {
-  /** True when the fingerprint, model type or parameter count differs: the plans are for different models. */
+  /** True when any model field differs: the plans are for different models or model configurations. */
   changed: boolean;
   fingerprint: ValueChange<string> | null;
   model_type: ValueChange<string | null> | null;
   parameters: ValueChange<number | null> | null;
+  /** Other model fields, such as `tie_groups` or `architectures`. */
+  other_changes: SettingChange[];
 }
 
 /** Counts behind the summary line. */
@@ -78,6 +92,7 @@ export interface DiffSummary {
   saved_removed: number;
   saved_changed: number;
   tie_groups_changed: number;
+  settings_changed: number;
   diagnostics_appeared: number;
   diagnostics_resolved: number;
   trainable_parameters: ParameterDelta;

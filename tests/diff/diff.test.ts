@@ -130,6 +130,7 @@ test("model swap reports the model and shapes", () => {
     fingerprint: { from: "sha256:" + "a".repeat(64), to: "sha256:" + "b".repeat(64) },
     model_type: { from: "llama", to: "mistral" },
     parameters: { from: 1_100_048_384, to: 7_241_732_096 },
+    other_changes: [],
   });
   const adapter = diff.adapters[0]!;
   assert.is(adapter.targets_added.length, 20);
@@ -195,6 +196,38 @@ test("diagnostics compared by code and message", () => {
   assert.equal(diff.diagnostics.appeared, [warning("target-unused", "'o_proj' matched nothing")]);
   assert.equal(diff.diagnostics.resolved, [warning("exclude-unused", "exclude_modules matched nothing")]);
   assert.is(diff.summary_line, "+0 targets · 0 changed · −0 removed · trainable +0 (+0.00%) · diagnostics +1 −1");
+});
+
+test("extra adapter fields are settings", () => {
+  const config = { r: 8, lora_alpha: 16, use_dora: false, task_type: "CAUSAL_LM" };
+  const oldAdapter = { ...layeredAdapter(), config, selectors: { target_modules: [{ entry: "q_proj", matched: 22 }] } };
+  const newAdapter = { ...layeredAdapter(), config: { ...config, use_dora: true }, selectors: { target_modules: [{ entry: "q_proj", matched: 11 }] } };
+  const diff = diffPlans(plan([oldAdapter]), plan([newAdapter]));
+  // Selector counts follow from the targets, so only the config key is a change.
+  assert.equal(diff.adapters[0]!.settings_changes, [{ field: "config.use_dora", from: false, to: true }]);
+  assert.is(diff.adapters[0]!.status, "changed");
+  assert.is(diff.summary_line, "+0 targets · 0 changed · −0 removed · trainable +0 (+0.00%) · 1 setting changed");
+  assert.match(renderDiff(diff, "text"), "  ~ config.use_dora false→true\n");
+
+  const selectorsOnly = diffPlans(plan([oldAdapter]), plan([{ ...oldAdapter, selectors: newAdapter.selectors }]));
+  assert.ok(diffIsEmpty(selectorsOnly));
+});
+
+test("settings of an added adapter are not listed", () => {
+  const diff = diffPlans(plan([]), plan([{ ...layeredAdapter(), config: { use_dora: true } }]));
+  assert.equal(diff.adapters[0]!.settings_changes, []);
+  assert.is(diff.adapters[0]!.status, "added");
+});
+
+test("extra model fields change the model", () => {
+  const groups = [{ id: "model.embed_tokens.weight", source: "model.embed_tokens", members: ["lm_head"] }];
+  const oldPlan = plan([layeredAdapter()], { tie_groups: groups });
+  // tie_word_embeddings turned off: same modules and fingerprint, no tie group.
+  const newPlan = plan([layeredAdapter()], { tie_groups: [] });
+  const diff = diffPlans(oldPlan, newPlan);
+  assert.is(diff.model.changed, true);
+  assert.equal(diff.model.other_changes, [{ field: "tie_groups", from: groups, to: [] }]);
+  assert.match(renderDiff(diff, "text"), '~ tie_groups [{"id":"model.embed_tokens.weight","source":"model.embed_tokens","members":["lm_head"]}]→[]');
 });
 
 test("unknown counts stay unknown", () => {

@@ -24,6 +24,13 @@ function everyChange(): PlanDiff {
   return diffPlans(oldPlan, newPlan);
 }
 
+/** A diff of settings outside the plan's fixed core: an adapter's `config` and the model's tie groups. */
+function settingsChange(): PlanDiff {
+  const oldPlan = plan([{ ...layeredAdapter(), config: { use_dora: false } }], { tie_groups: [{ id: "model.embed_tokens.weight", source: "model.embed_tokens", members: ["lm_head"] }] });
+  const newPlan = plan([{ ...layeredAdapter(), config: { use_dora: true } }], { tie_groups: [] });
+  return diffPlans(oldPlan, newPlan);
+}
+
 test("text starts with the summary line", () => {
   const diff = rankChange();
   const text = renderDiff(diff, "text");
@@ -86,7 +93,7 @@ const validate = new Ajv2020.default({ strict: true, allErrors: true }).compile(
 
 test("json validates against the schema", () => {
   const p = plan([layeredAdapter()]);
-  for (const diff of [rankChange(), everyChange(), diffPlans(p, clone(p))]) {
+  for (const diff of [rankChange(), everyChange(), settingsChange(), diffPlans(p, clone(p))]) {
     const json = JSON.parse(renderDiff(diff, "json")) as unknown;
     const ok = validate(json);
     assert.ok(ok, JSON.stringify(validate.errors));
