@@ -17,7 +17,14 @@ import type { NameMatcher, PatternLocation } from "./pyregex.js";
 // if that character were `/`; Unicode reserves U+FFFF for internal use, so names should not have it.
 const SLASH_STAND_IN = "\uffff";
 
-const MICROMATCH_OPTIONS = Object.freeze({ dot: true, strictBrackets: true });
+// picomatch 2.3 turns a brace range into a character class by itself, so `{10..12}` would
+// read as `[10-12]`; the braces library behind micromatch.braces compiles ranges correctly.
+function expandRange(...args: unknown[]): string {
+  const bounds = args.filter((arg): arg is string => typeof arg === "string");
+  return micromatch.braces(`{${bounds.join("..")}}`)[0]!;
+}
+
+const MICROMATCH_OPTIONS = Object.freeze({ dot: true, strictBrackets: true, expandRange });
 
 function toSlashPath(name: string): string {
   const safe = name.includes("/") ? name.replaceAll("/", SLASH_STAND_IN) : name;
@@ -93,6 +100,10 @@ function toSlashGlob(glob: string): string {
       const next = glob[i + 1]!;
       // An escaped dot is still the separator, because no name segment contains a dot.
       out += next === "/" ? SLASH_STAND_IN : next === "." ? "/" : c + next;
+      i++;
+    } else if (c === "[" && glob[i + 1] === "!") {
+      // Shells negate a class with `[!...]`; picomatch 2.3 reads that `!` as a literal.
+      out += "[^";
       i++;
     } else if (c === "{") {
       braces++;
