@@ -12,7 +12,7 @@ import type { Plan } from "./types.js";
 
 let planValidator: ValidateFunction | null = null;
 
-/** The compiled plan validator, built on first use. */
+/** Returns the compiled plan validator, built on first use. */
 function validator(): ValidateFunction {
   if (planValidator === null) {
     const ajv = new Ajv2020.default({ allErrors: false, strict: true, strictTypes: false, strictRequired: false, verbose: true });
@@ -21,7 +21,7 @@ function validator(): ValidateFunction {
   return planValidator;
 }
 
-/** The first schema violation: its JSON pointer (`/adapters/0/targets/3/r`) and a message. */
+/** Finds the first schema violation and returns its JSON pointer (`/adapters/0/targets/3/r`) and a message. */
 function firstProblem(plan: unknown): { pointer: string; message: string } | null {
   const validate = validator();
   if (validate(plan)) return null;

@@ -3,7 +3,7 @@ import { readSchema } from "./schema-files.js";
 
 let loraFieldNames: readonly string[] | null = null;
 
-/** Every field of PEFT's LoraConfig and PeftConfig that peftc knows, read from `spec.schema.json`. */
+/** Lists every field of PEFT's LoraConfig and PeftConfig that peftc supports, read from `spec.schema.json`. */
 export function loraFields(): readonly string[] {
   if (loraFieldNames === null) {
     const defs = readSchema("spec.schema.json").$defs as Record<string, { properties: Record<string, unknown> }>;
@@ -46,7 +46,9 @@ export const YAML_TOP_LEVEL_FIELDS: readonly string[] = ["model", "adapters"];
 export function editDistance(a: string, b: string): number {
   const rows = a.length + 1;
   const cols = b.length + 1;
-  const d: number[][] = Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: rows }, () => new Array<number>(cols).fill(0));
+  for (let i = 0; i < rows; i++) d[i]![0] = i;
+  for (let j = 0; j < cols; j++) d[0]![j] = j;
   for (let i = 1; i < rows; i++) {
     for (let j = 1; j < cols; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
@@ -59,7 +61,7 @@ export function editDistance(a: string, b: string): number {
 }
 
 /**
- * The known field that `key` most likely misspells, or null. Case and `-` versus `_` are ignored;
+ * Returns the known field that `key` most likely misspells, or null. Case and `-` versus `_` are ignored;
  * a missing `lora_` prefix counts (`alpha` -> `lora_alpha`); otherwise up to 1 edit for names of
  * up to 5 characters and 2 edits for longer ones.
  */
@@ -67,7 +69,9 @@ export function suggestField(key: string, known: readonly string[]): string | nu
   const normalized = key.toLowerCase().replace(/-/g, "_");
   const direct = known.find((k) => k === normalized || k === `lora_${normalized}`);
   if (direct !== undefined) return direct;
-  const limit = normalized.length <= 2 ? 0 : normalized.length <= 5 ? 1 : 2;
+  let limit = 2;
+  if (normalized.length <= 5) limit = 1;
+  if (normalized.length <= 2) limit = 0;
   let best: string | null = null;
   let bestDistance = limit + 1;
   for (const candidate of known) {

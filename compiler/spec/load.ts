@@ -9,6 +9,10 @@
  *   defaults that every adapter inherits; a field set in an adapter replaces the default as a whole.
  * - otherwise: the LoRA fields of one adapter named `default`.
  * In the YAML forms every unknown key is an error, with a did-you-mean suggestion for a near miss.
+ *
+ * `AdapterSpec.positionOf(path)` gives the key's position for a path that ends at a mapping entry
+ * (`["r"]`, `["rank_pattern", "q_proj"]`) and the element's for a list index (`["target_modules", 2]`).
+ * Schema errors point at the offending value instead.
  */
 import { readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
@@ -294,7 +298,9 @@ export function loadSpec(path: string, options: LoadSpecOptions = {}): Spec {
   } catch (err) {
     if (err instanceof PeftcError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === "ENOENT" ? "file not found" : code === "EACCES" ? "permission denied" : (code ?? String(err));
+    let reason = code ?? String(err);
+    if (code === "ENOENT") reason = "file not found";
+    if (code === "EACCES") reason = "permission denied";
     throw new PeftcError("spec-not-found", `cannot read spec ${path}: ${reason}`, { file: path });
   }
   if (size > MAX_SPEC_BYTES) {

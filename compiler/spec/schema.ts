@@ -8,7 +8,7 @@ export const SPEC_SCHEMA_ID = "urn:peftc:schema:spec";
 
 let loraFieldsValidator: ValidateFunction | null = null;
 
-/** The compiled validator for one adapter's LoRA fields (`$defs/loraFields`), built once. */
+/** Returns the compiled validator for one adapter's LoRA fields (`$defs/loraFields`), built on first use. */
 function validator(): ValidateFunction {
   if (loraFieldsValidator === null) {
     // strictTypes is off because fields such as target_modules take several JSON types, each with
@@ -86,7 +86,7 @@ function toProblem(error: ErrorObject, block: unknown): SchemaProblem {
   return { code, path, atKey: false, message: `${field}: expected ${expected}, found ${describeValue(error.data)}` };
 }
 
-/** `target_modules[2]`, `rank_pattern.q_proj`, `rank_pattern["model.layers.0.q_proj"]`. */
+/** Formats a field path for messages: `target_modules[2]`, `rank_pattern.q_proj`, `rank_pattern["model.layers.0.q_proj"]`. */
 export function formatPath(path: Array<string | number>): string {
   let out = "";
   for (const segment of path) {
@@ -160,7 +160,7 @@ function bounds(schema: SchemaShape): string {
   return parts.length === 0 ? "" : ` ${parts.join(" and ")}`;
 }
 
-/** A short rendering of a found value: `"eight" (a string)`, `-1`, `.nan`, `a list`. */
+/** Renders a found value for messages: `"eight" (a string)`, `-1`, `.nan`, `a list`. */
 export function describeValue(value: unknown): string {
   if (value === null || value === undefined) return "null";
   if (typeof value === "number") {
@@ -170,8 +170,8 @@ export function describeValue(value: unknown): string {
   }
   if (typeof value === "boolean") return String(value);
   if (typeof value === "string") {
-    const shown = value.length > 40 ? `${value.slice(0, 37)}...` : value;
-    return `${JSON.stringify(shown)} (a string)`;
+    const preview = value.length > 40 ? `${value.slice(0, 37)}...` : value;
+    return `${JSON.stringify(preview)} (a string)`;
   }
   if (typeof value === "bigint") return String(value);
   if (Array.isArray(value)) return "a list";

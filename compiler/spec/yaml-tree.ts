@@ -13,7 +13,7 @@ export const MAX_SPEC_BYTES = 4 * 1024 * 1024;
 /** Deepest nesting of mappings and lists accepted; real specs nest at most 4 levels. */
 export const MAX_DEPTH = 64;
 
-/** Most values that alias expansion may add, so that a small file cannot expand exponentially. */
+/** Maximum number of values that alias expansion may add, so that a small file cannot expand exponentially. */
 export const MAX_ALIAS_VALUES = 100_000;
 
 export type Path = Array<string | number>;
@@ -47,9 +47,9 @@ export function errorAt(source: SourceDoc, code: string, message: string, offset
 }
 
 /**
- * Rejects flow collections nested deeper than MAX_DEPTH before the yaml parser sees them: the parser
+ * Rejects flow collections nested deeper than MAX_DEPTH before parsing, because the yaml parser
  * recurses per level and runs out of memory on inputs such as 200,000 `[`. Quoted strings and comments
- * are skipped; brackets inside plain scalars are counted, which only matters for absurd inputs.
+ * are skipped. Brackets inside plain scalars are counted too, which only matters for absurd inputs.
  */
 function checkFlowDepth(text: string, file: string): void {
   let depth = 0;
@@ -98,7 +98,7 @@ export function parseSource(text: string, file: string): SourceDoc {
   }
   const lines = new LineCounter();
   checkFlowDepth(text, file);
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false, keepSourceTokens: false });
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false });
   if (doc.errors.length > 0) {
     const source = { file, doc, lines };
     throw new SpecError(
@@ -191,7 +191,7 @@ export class ValueBuilder {
   }
 }
 
-/** The key and value nodes of `key` in a yaml mapping node, resolving aliases. */
+/** Finds the key and value nodes of `key` in a yaml mapping node, resolving aliases. */
 export function mapEntry(map: unknown, key: string, doc: Document.Parsed): { key: Node; value: unknown } | undefined {
   const target = isAlias(map) ? map.resolve(doc) : map;
   if (!isMap(target)) return undefined;
@@ -201,7 +201,7 @@ export function mapEntry(map: unknown, key: string, doc: Document.Parsed): { key
   return undefined;
 }
 
-/** Keys of a yaml mapping node in the order written, each with its key node and value node. */
+/** Lists the keys of a yaml mapping node in the order written, each with its key node and value node. */
 export function mapEntries(map: unknown, doc: Document.Parsed): Array<{ key: string; keyNode: Node; value: unknown }> {
   const target = isAlias(map) ? map.resolve(doc) : map;
   if (!isMap(target)) return [];
@@ -214,8 +214,8 @@ export function mapEntries(map: unknown, doc: Document.Parsed): Array<{ key: str
 }
 
 /**
- * Offset of the node at `path` below `root`: a mapping key's own position when the path ends at a key
- * (or `valueOf` is false), else the value's; list elements are addressed by index.
+ * Returns the offset of the node at `path` below `root`. With `at: "key"` a path that ends at a mapping
+ * entry gives the key's offset, otherwise the value's. Numbers in the path index lists.
  */
 export function offsetOf(root: unknown, path: Path, doc: Document.Parsed, at: "key" | "value"): number | undefined {
   let node: unknown = root;
