@@ -89,11 +89,11 @@ export function suggestNames(entry: string, names: Iterable<string>, options: Su
 
 /**
  * Returns the known key closest to `key` (`lora_aplha` -> `lora_alpha`), or undefined when none
- * is within a third of the key's length (at least 2 edits). Case differences count as one edit
+ * is within a third of the key's length (at least 1 edit). Case differences count as one edit
  * each; ties go to the key that sorts first.
  */
 export function suggestKey(key: string, knownKeys: Iterable<string>): string | undefined {
-  const limit = defaultMaxDistance(key);
+  const limit = Math.max(1, Math.floor(key.length / 3));
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const known of knownKeys) {
