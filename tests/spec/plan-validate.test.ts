@@ -6,7 +6,7 @@ import * as assert from "uvu/assert";
 import { PeftcError } from "../../compiler/errors.js";
 import { loadPlan, validatePlan } from "../../compiler/plan/validate.js";
 
-/** The example plan of the product spec's "Plan" section, with a full-length fingerprint. */
+/** Builds the example plan of the product spec's "Plan" section, with a full-length fingerprint. */
 function examplePlan(): Record<string, any> {
   return {
     format: "peftc-plan/1",

@@ -31,7 +31,8 @@ test("schema knows every PEFT v0.20 field", () => {
 test("every field has a description", () => {
   const properties = schema.$defs.loraFields.properties as Record<string, { description?: string }>;
   for (const [name, property] of Object.entries(properties)) {
-    assert.ok(typeof property.description === "string" && property.description.length > 10, `${name} needs a description`);
+    assert.type(property.description, "string", `${name} needs a description`);
+    assert.ok(property.description!.length > 10, `${name} needs a real description`);
   }
 });
 
