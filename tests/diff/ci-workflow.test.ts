@@ -138,6 +138,35 @@ test("diff step comments on changed specs only", () => {
   }
 });
 
+test("diff step compares with the merge base", () => {
+  const { dir, git, write } = scratchRepo();
+  try {
+    write("configs/ours.peftc.yaml", planText(8));
+    write("configs/theirs.peftc.yaml", planText(8));
+    git("add", ".");
+    git("commit", "--quiet", "-m", "start");
+    git("branch", "--quiet", "feature");
+
+    // The base branch moves on after the pull request starts.
+    write("configs/theirs.peftc.yaml", planText(4));
+    git("commit", "--quiet", "-am", "base branch change");
+    const baseTip = git("rev-parse", "HEAD");
+
+    git("checkout", "--quiet", "feature");
+    write("configs/ours.peftc.yaml", planText(16));
+    git("commit", "--quiet", "-am", "pull request change");
+    const head = git("rev-parse", "HEAD");
+
+    const run = runStep(dir, baseTip, head);
+    assert.is(run.status, 0, run.stderr);
+    assert.is(run.outputs["specs"], "1");
+    assert.match(run.comment, "#### `configs/ours.peftc.yaml`\n\n+0 targets · 44 changed");
+    assert.not.match(run.comment, "theirs.peftc.yaml");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("diff step reports a spec that stopped compiling", () => {
   const { dir, git, write } = scratchRepo();
   try {
