@@ -1,0 +1,143 @@
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import Ajv2020 from "ajv/dist/2020.js";
+import type { ValidateFunction } from "ajv";
+import { PeftcError } from "../errors.js";
+import { normalizeModules } from "../graph/normalize.js";
+import { withParameterCounts } from "../graph/params.js";
+import { GRAPH_FORMAT, type Graph } from "../graph/types.js";
+import { lineCol } from "./json-file.js";
+
+let graphValidator: ValidateFunction | null = null;
+
+/** Finds `schemas/graph.schema.json` by walking up from this module (source tree or `dist/`). */
+function readGraphSchema(): Record<string, unknown> {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, "schemas", "graph.schema.json");
+    if (existsSync(candidate)) return JSON.parse(readFileSync(candidate, "utf8")) as Record<string, unknown>;
+    dir = dirname(dir);
+  }
+  throw new Error("peftc is installed without its schemas/ folder (graph.schema.json not found)");
+}
+
+function validator(): ValidateFunction {
+  if (graphValidator === null) {
+    const ajv = new Ajv2020.default({ allErrors: false, strict: true, strictTypes: false });
+    graphValidator = ajv.compile(readGraphSchema());
+  }
+  return graphValidator;
+}
+
+/**
+ * Finds where a JSON Pointer's value starts in `text`, for error positions. It scans the text
+ * once, so it is used only on the error path.
+ */
+function pointerOffset(text: string, pointer: string): number | undefined {
+  const segments = pointer === "" ? [] : pointer.slice(1).split("/").map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+  let i = 0;
+  const skipWs = (): void => {
+    while (i < text.length && /\s/.test(text[i]!)) i++;
+  };
+  const skipString = (): string => {
+    const start = i;
+    i++;
+    while (i < text.length && text[i] !== '"') i += text[i] === "\\" ? 2 : 1;
+    i++;
+    return JSON.parse(text.slice(start, i)) as string;
+  };
+  const skipValue = (): void => {
+    skipWs();
+    if (text[i] === '"') {
+      skipString();
+      return;
+    }
+    if (text[i] === "{" || text[i] === "[") {
+      let depth = 0;
+      while (i < text.length) {
+        const ch = text[i]!;
+        if (ch === '"') {
+          skipString();
+          continue;
+        }
+        if (ch === "{" || ch === "[") depth++;
+        if (ch === "}" || ch === "]") depth--;
+        i++;
+        if (depth === 0) return;
+      }
+      return;
+    }
+    while (i < text.length && !/[,}\]\s]/.test(text[i]!)) i++;
+  };
+  for (const segment of segments) {
+    skipWs();
+    if (text[i] === "{") {
+      i++;
+      for (;;) {
+        skipWs();
+        if (text[i] !== '"') return undefined;
+        const key = skipString();
+        skipWs();
+        i++; // ':'
+        skipWs();
+        if (key === segment) break;
+        skipValue();
+        skipWs();
+        if (text[i] !== ",") return undefined;
+        i++;
+      }
+    } else if (text[i] === "[") {
+      i++;
+      const index = Number(segment);
+      for (let k = 0; k < index; k++) {
+        skipValue();
+        skipWs();
+        if (text[i] !== ",") return undefined;
+        i++;
+      }
+      skipWs();
+    } else {
+      return undefined;
+    }
+  }
+  skipWs();
+  return i;
+}
+
+/** Validates a parsed graph document against schemas/graph.schema.json and normalizes it. */
+export function graphFromJson(value: unknown, text: string, path: string): Graph {
+  const validate = validator();
+  if (!validate(value)) {
+    const error = validate.errors![0]!;
+    const offset = pointerOffset(text, error.instancePath);
+    const where = offset === undefined ? {} : lineCol(text, offset);
+    const at = error.instancePath === "" ? "the document" : error.instancePath;
+    let detail = error.message ?? "is invalid";
+    if (error.keyword === "additionalProperties") detail += ` ('${(error.params as { additionalProperty: string }).additionalProperty}')`;
+    if (error.keyword === "const") detail += ` ("${GRAPH_FORMAT}")`;
+    throw new PeftcError("invalid-graph", `${at} ${detail}; see schemas/graph.schema.json for the ${GRAPH_FORMAT} format`, {
+      file: path,
+      ...where,
+    });
+  }
+  const graph = value as Graph;
+  const modules = normalizeModules(graph.modules, { file: path });
+  const normalized: Graph = {
+    format: GRAPH_FORMAT,
+    model_type: graph.model_type ?? null,
+    architectures: graph.architectures ?? [],
+    config: graph.config ?? {},
+    modules,
+    tied_weights_keys: graph.tied_weights_keys ?? null,
+    input_embeddings: graph.input_embeddings ?? null,
+    output_embeddings: graph.output_embeddings ?? null,
+    source: { kind: "graph-json" },
+  };
+  if (graph.module_tied_weights_keys !== undefined) normalized.module_tied_weights_keys = graph.module_tied_weights_keys;
+  if (graph.inferred !== undefined) normalized.inferred = graph.inferred;
+  const counted = withParameterCounts(normalized);
+  // A count written in the file wins over one that could not be computed.
+  if (counted.parameters === null && typeof graph.parameters === "number") counted.parameters = graph.parameters;
+  return counted;
+}
