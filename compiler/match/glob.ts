@@ -13,8 +13,9 @@ import { PeftcError } from "../errors.js";
 import { DEFAULT_TIME_BUDGET, MatchTimeoutError, selectWithDeadline, type TimeBudget } from "./bounded.js";
 import type { NameMatcher, PatternLocation } from "./pyregex.js";
 
-// A noncharacter stands in for `/`. NOTE: a name that contains U+FFFF itself matches a glob as
-// if that character were `/`; Unicode reserves U+FFFF for internal use, so names should not have it.
+// A noncharacter stands in for `/`, here and in the "slashed" name form of bounded.ts. NOTE: a
+// name that contains U+FFFF itself matches a glob as if that character were `/`; Unicode
+// reserves U+FFFF for internal use, so names should not have it.
 const SLASH_STAND_IN = "\uffff";
 
 // picomatch 2.3 turns a brace range into a character class by itself, so `{10..12}` would
@@ -25,11 +26,6 @@ function expandRange(...args: unknown[]): string {
 }
 
 const MICROMATCH_OPTIONS = Object.freeze({ dot: true, strictBrackets: true, expandRange });
-
-function toSlashPath(name: string): string {
-  const safe = name.includes("/") ? name.replaceAll("/", SLASH_STAND_IN) : name;
-  return safe.replaceAll(".", "/");
-}
 
 /** Why a glob is invalid, at a 0-based offset into it. */
 interface GlobProblem {
@@ -159,7 +155,7 @@ export class GlobMatcher implements NameMatcher {
 
   selectMatching(names: readonly string[]): Uint32Array {
     try {
-      return selectWithDeadline(this.regexp, names.map(toSlashPath), this.budget);
+      return selectWithDeadline(this.regexp, names, this.budget, "slashed");
     } catch (error) {
       if (!(error instanceof MatchTimeoutError)) throw error;
       const { file, line, col, field, adapter } = this.location;
