@@ -105,13 +105,14 @@ function fieldChangeBlock(prefix: string, change: FieldChange): Block {
 }
 
 /** `lm_head now shares the adapter of model.embed_tokens (shared_adapter)`. */
-function describeTie(group: PlanTieGroup, when: "now" | "no longer"): Inline[] {
+function describeTie(group: PlanTieGroup, when: "now" | "no longer", withMode = true): Inline[] {
   const members = joinNames(group.members);
   const one = group.members.length === 1;
+  const mode = withMode ? ` (${group.mode})` : "";
   if (group.mode === "untied") {
     const verb = one ? "is" : "are";
-    if (when === "now") return [...members, ` ${verb} tied to `, { code: group.source }, " but adapted independently (untied)"];
-    return [...members, ` ${verb} no longer tied to `, { code: group.source }, " (was untied)"];
+    if (when === "now") return [...members, ` ${verb} tied to `, { code: group.source }, ` but adapted independently${mode}`];
+    return [...members, ` ${verb} no longer tied to `, { code: group.source }, withMode ? " (was untied)" : ""];
   }
   const shared: Record<Exclude<PlanTieGroup["mode"], "untied">, string> = {
     shared_adapter: "the adapter of ",
@@ -119,13 +120,16 @@ function describeTie(group: PlanTieGroup, when: "now" | "no longer"): Inline[] {
     shared_tokens: "the trained token rows of ",
   };
   const verb = one ? "shares" : "share";
-  return [...members, ` ${when} ${verb} ${shared[group.mode]}`, { code: group.source }, ` (${group.mode})`];
+  return [...members, ` ${when} ${verb} ${shared[group.mode]}`, { code: group.source }, mode];
 }
 
 function tieChangeBlock(change: TieGroupChange): Block {
   const title: Inline[] = ["tie group ", { code: change.id }, ": "];
   const parts: Inline[][] = [];
-  if (change.mode !== null) parts.push([`mode ${change.mode.from} ${ARROW} ${change.mode.to}`]);
+  if (change.mode !== null) {
+    // Say what the new mode means for the members, as a created group does.
+    parts.push([`mode ${change.mode.from} ${ARROW} ${change.mode.to}, so `, ...describeTie(change.group, "now", false)]);
+  }
   if (change.source !== null) parts.push(["source ", { code: change.source.from }, ` ${ARROW} `, { code: change.source.to }]);
   if (change.members_added.length > 0) parts.push(["members added: ", ...joinNames(change.members_added)]);
   if (change.members_removed.length > 0) parts.push(["members removed: ", ...joinNames(change.members_removed)]);

@@ -179,6 +179,7 @@ function diffTieGroups(oldGroups: PlanTieGroup[], newGroups: PlanTieGroup[]): { 
     const newMembers = new Set(group.members);
     const change: TieGroupChange = {
       id: group.id,
+      group,
       source: before.source === group.source ? null : { from: before.source, to: group.source },
       mode: before.mode === group.mode ? null : { from: before.mode, to: group.mode },
       members_added: group.members.filter((m) => !oldMembers.has(m)),

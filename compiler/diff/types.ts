@@ -37,6 +37,8 @@ export interface SettingChange {
 
 export interface TieGroupChange {
   id: string;
+  /** The group as the new plan has it. */
+  group: PlanTieGroup;
   source: ValueChange<string> | null;
   mode: ValueChange<PlanTieGroup["mode"]> | null;
   members_added: string[];

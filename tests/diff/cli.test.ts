@@ -6,6 +6,7 @@ import * as assert from "uvu/assert";
 import { createDiffCommand, diffCommand, type PlanSources } from "../../compiler/cli/diff-command.js";
 import type { CliIo } from "../../compiler/cli/io.js";
 import { PeftcError, type Diagnostic } from "../../compiler/errors.js";
+import type { PlanDiff } from "../../compiler/diff/types.js";
 import type { Plan } from "../../compiler/plan/types.js";
 import { layeredAdapter, plan } from "./plans.js";
 
@@ -167,6 +168,53 @@ test("diffCommand loads and validates plan files", async () => {
   const error = await rejection(diffCommand.run(["r8.plan.json", "invalid.plan.json"], captureIo(dir).io));
   assert.is(error.diagnostic.code, "plan-invalid");
   assert.is(error.diagnostic.file, "invalid.plan.json");
+});
+
+/** A tied llama-style graph: 4 layers of 64×64 attention projections, a 1000×64 embedding and lm_head. */
+function tinyLlamaGraph(): object {
+  const modules: object[] = [{ name: "model.embed_tokens", type: "Embedding", num_embeddings: 1000, embedding_dim: 64 }];
+  for (let layer = 0; layer < 4; layer++) {
+    for (const projection of ["q_proj", "k_proj", "v_proj", "o_proj"]) {
+      modules.push({ name: `model.layers.${layer}.self_attn.${projection}`, type: "Linear", in_features: 64, out_features: 64, bias: false });
+    }
+  }
+  modules.push({ name: "lm_head", type: "Linear", in_features: 64, out_features: 1000, bias: false });
+  return {
+    format: "peftc-graph/1",
+    model_type: "llama",
+    architectures: ["LlamaForCausalLM"],
+    config: { tie_word_embeddings: true },
+    modules,
+    tied_weights_keys: { "lm_head.weight": "model.embed_tokens.weight" },
+    input_embeddings: "model.embed_tokens",
+    output_embeddings: "lm_head",
+  };
+}
+
+test("two specs compiled against one model", async () => {
+  writeFileSync(join(dir, "graph.json"), JSON.stringify(tinyLlamaGraph()));
+  writeFileSync(join(dir, "qv.yaml"), "r: 8\nlora_alpha: 16\ntarget_modules: [q_proj, v_proj]\n");
+  writeFileSync(join(dir, "qvo.yaml"), "r: 16\nlora_alpha: 16\ntarget_modules: [q_proj, v_proj, o_proj]\n");
+  const run = captureIo(dir);
+  const code = await diffCommand.run(["qv.yaml", "qvo.yaml", "--model", "graph.json", "--format", "json"], run.io);
+  assert.is(code, 2, run.stderr());
+  const diff = JSON.parse(run.stdout()) as PlanDiff;
+  const adapter = diff.adapters[0]!;
+  assert.equal(adapter.targets_added, [0, 1, 2, 3].map((i) => `model.layers.${i}.self_attn.o_proj`));
+  assert.equal(
+    adapter.target_changes.map((c) => [c.field, c.from, c.to, c.modules.length]),
+    [
+      ["r", 8, 16, 8],
+      ["scaling", 2, 1, 8],
+    ],
+  );
+  // Old: 8 targets · 8·(64+64) = 8,192. New: 12 targets · 16·(64+64) = 24,576. The model has
+  // 1000·64 + 16·64·64 = 129,536 parameters, lm_head's tied weight counted once.
+  assert.equal(diff.summary.trainable_parameters, { from: 8192, to: 24_576, delta: 16_384, percent_of_model: (16_384 / 129_536) * 100 });
+
+  const same = captureIo(dir);
+  assert.is(await diffCommand.run(["qv.yaml", "qv.yaml", "--model", "graph.json"], same.io), 0);
+  assert.is(same.stdout(), "no changes\n");
 });
 
 test("help prints usage and exits 0", async () => {

@@ -92,7 +92,10 @@ test("tie turned on shares the embedding adapter", () => {
   assert.equal(adapter.targets_added, ["model.embed_tokens"]);
   assert.equal(adapter.targets_changed, ["lm_head"]);
   assert.equal(adapter.target_changes, [{ field: "tie", from: null, to: { group: "model.embed_tokens.weight", role: "member", orientation: "transposed" }, modules: ["lm_head"] }]);
-  assert.equal(adapter.tie_groups_changed, [{ id: "model.embed_tokens.weight", source: null, mode: { from: "untied", to: "shared_adapter" }, members_added: [], members_removed: [] }]);
+  assert.equal(adapter.tie_groups_changed, [
+    { id: "model.embed_tokens.weight", group: embeddingTie("shared_adapter"), source: null, mode: { from: "untied", to: "shared_adapter" }, members_added: [], members_removed: [] },
+  ]);
+  assert.match(renderDiff(diff, "text"), "  ~ tie group model.embed_tokens.weight: mode untied → shared_adapter, so lm_head now shares the adapter of model.embed_tokens\n");
   // lm_head's 8·(2048+32000) parameters move to the embedding, which has the same count: no change.
   assert.is(adapter.trainable_parameters.delta, 0);
   assert.is(diff.diagnostics.resolved.length, 1);
@@ -117,7 +120,14 @@ test("tie group member and source changes", () => {
   const newAdapter = { ...layeredAdapter(), tie_groups: [{ ...t5Group, source: "encoder.embed_tokens", members: ["shared", "decoder.embed_tokens"] }] };
   const diff = diffPlans(plan([oldAdapter]), plan([newAdapter]));
   assert.equal(diff.adapters[0]!.tie_groups_changed, [
-    { id: "shared.weight", source: { from: "shared", to: "encoder.embed_tokens" }, mode: null, members_added: ["shared"], members_removed: ["encoder.embed_tokens"] },
+    {
+      id: "shared.weight",
+      group: newAdapter.tie_groups[0]!,
+      source: { from: "shared", to: "encoder.embed_tokens" },
+      mode: null,
+      members_added: ["shared"],
+      members_removed: ["encoder.embed_tokens"],
+    },
   ]);
 });
 

@@ -31,6 +31,13 @@ function settingsChange(): PlanDiff {
   return diffPlans(oldPlan, newPlan);
 }
 
+/** The embedding tie switched from independent adapters to one shared adapter. */
+function tieChange(): PlanDiff {
+  const oldPlan = plan([{ ...layeredAdapter(), tie_groups: [embeddingTie("untied")] }]);
+  const newPlan = plan([{ ...layeredAdapter(), tie_groups: [embeddingTie("shared_adapter")] }]);
+  return diffPlans(oldPlan, newPlan);
+}
+
 test("text starts with the summary line", () => {
   const diff = rankChange();
   const text = renderDiff(diff, "text");
@@ -72,6 +79,11 @@ test("markdown has summary then details", () => {
   assert.match(markdown, "- **+** tie group `model.embed_tokens.weight` created: `lm_head` now shares the adapter of `model.embed_tokens` (shared\\_adapter)");
 });
 
+test("markdown names tie members in code", () => {
+  const markdown = renderDiff(tieChange(), "markdown");
+  assert.match(markdown, "- **~** tie group `model.embed_tokens.weight`: mode untied → shared\\_adapter, so `lm_head` now shares the adapter of `model.embed_tokens`\n");
+});
+
 test("markdown escapes diagnostic text", () => {
   const markdown = renderDiff(everyChange(), "markdown");
   assert.match(markdown, "- **−** warning\\[tie-not-ensured\\]: lm\\_head \\<b\\>and\\</b\\> \\*embed\\* share a weight (adapter b)");
@@ -93,7 +105,7 @@ const validate = new Ajv2020.default({ strict: true, allErrors: true }).compile(
 
 test("json validates against the schema", () => {
   const p = plan([layeredAdapter()]);
-  for (const diff of [rankChange(), everyChange(), settingsChange(), diffPlans(p, clone(p))]) {
+  for (const diff of [rankChange(), everyChange(), settingsChange(), tieChange(), diffPlans(p, clone(p))]) {
     const json = JSON.parse(renderDiff(diff, "json")) as unknown;
     const ok = validate(json);
     assert.ok(ok, JSON.stringify(validate.errors));
