@@ -107,10 +107,10 @@ function fieldChangeBlock(prefix: string, change: FieldChange): Block {
 /** `lm_head now shares the adapter of model.embed_tokens (shared_adapter)`. */
 function describeTie(group: PlanTieGroup, when: "now" | "no longer", withMode = true): Inline[] {
   const members = joinNames(group.members);
-  const one = group.members.length === 1;
+  const singleMember = group.members.length === 1;
   const mode = withMode ? ` (${group.mode})` : "";
   if (group.mode === "untied") {
-    const verb = one ? "is" : "are";
+    const verb = singleMember ? "is" : "are";
     if (when === "now") return [...members, ` ${verb} tied to `, { code: group.source }, ` but adapted independently${mode}`];
     return [...members, ` ${verb} no longer tied to `, { code: group.source }, withMode ? " (was untied)" : ""];
   }
@@ -119,7 +119,7 @@ function describeTie(group: PlanTieGroup, when: "now" | "no longer", withMode = 
     shared_copy: "the trainable copy of ",
     shared_tokens: "the trained token rows of ",
   };
-  const verb = one ? "shares" : "share";
+  const verb = singleMember ? "shares" : "share";
   return [...members, ` ${when} ${verb} ${shared[group.mode]}`, { code: group.source }, mode];
 }
 

@@ -18,7 +18,7 @@ import {
 /** Adapter fields compared on their own terms, not as settings. */
 const ADAPTER_CORE_FIELDS = new Set(["name", "targets", "modules_to_save", "tie_groups", "trainable_parameters"]);
 /**
- * Adapter fields left out of the diff: `selectors` holds how many modules each target entry matched,
+ * Adapter fields left out of the diff: `selectors` records how many modules each target entry matched,
  * which follows from the target lists that the diff already compares.
  */
 const ADAPTER_DERIVED_FIELDS = new Set(["selectors"]);
