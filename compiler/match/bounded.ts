@@ -5,10 +5,10 @@
  * Why `node:vm` with `timeout`: V8's backtracking engine checks for interrupts while it
  * backtracks, and `vm.Script#runInContext({ timeout })` starts a watchdog that interrupts the
  * script when the time is up, in the same thread, so the API stays synchronous. The alternatives
- * fall short: V8's linear-time engine (`--enable-experimental-regexp-engine`) must be switched on
- * when the process starts and rejects lookarounds and backreferences, which users write
- * (`^(?!.*vision).*q_proj`); a worker needs an asynchronous API or Atomics.wait plus a copy of
- * every name; static analysis alone cannot tell every slow pattern from a fast one.
+ * fall short. V8's linear-time engine (`--enable-experimental-regexp-engine`) must be switched on
+ * when the process starts, and it rejects lookarounds and backreferences, which users write
+ * (`^(?!.*vision).*q_proj`). A worker needs an asynchronous API, or Atomics.wait plus a copy of
+ * every name. Static analysis alone cannot tell every slow pattern from a fast one.
  *
  * The loop over names runs inside the context, so one watchdog covers a whole chunk of names
  * and the per-name cost is the cost of RegExp#test. Each chunk gets `baseMs` plus `perCharMs`
@@ -33,7 +33,7 @@ export const DEFAULT_TIME_BUDGET: Readonly<TimeBudget> = Object.freeze({ baseMs:
 
 // Counts each name as this many extra characters, for the per-call overhead of RegExp#test.
 const PER_NAME_CHARS = 64;
-// A chunk closes once it holds this many characters (about 40,000 names), so a runaway pattern
+// A chunk closes once it contains this many characters (about 40,000 names), so a runaway pattern
 // is caught after one chunk's deadline, about 2 s by default, rather than after a deadline
 // sized for every name. Each chunk starts a watchdog thread (about 0.1 ms), so chunks must not
 // be much smaller.
@@ -52,8 +52,8 @@ export class MatchTimeoutError extends Error {
 }
 
 /**
- * How each name is rewritten before matching: as is, or with `/` replaced by U+FFFF and then
- * `.` by `/` (the path form that glob matching uses).
+ * Form of each name at matching time: "dotted" leaves it as is, "slashed" replaces `/` by U+FFFF
+ * and then `.` by `/` (the path form that glob matching uses).
  */
 export type NameForm = "dotted" | "slashed";
 

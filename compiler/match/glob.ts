@@ -13,13 +13,13 @@ import { PeftcError } from "../errors.js";
 import { DEFAULT_TIME_BUDGET, MatchTimeoutError, selectWithDeadline, type TimeBudget } from "./bounded.js";
 import type { NameMatcher, PatternLocation } from "./pyregex.js";
 
-// A noncharacter stands in for `/`, here and in the "slashed" name form of bounded.ts. NOTE: a
+// A noncharacter replaces `/` in names and globs, here and in the "slashed" name form of bounded.ts. NOTE: a
 // name that contains U+FFFF itself matches a glob as if that character were `/`; Unicode
 // reserves U+FFFF for internal use, so names should not have it.
 const SLASH_STAND_IN = "\uffff";
 
 // picomatch 2.3 turns a brace range into a character class by itself, so `{10..12}` would
-// read as `[10-12]`; the braces library behind micromatch.braces compiles ranges correctly.
+// read as `[10-12]`. The braces library behind micromatch.braces compiles ranges correctly.
 function expandRange(...args: unknown[]): string {
   const bounds = args.filter((arg): arg is string => typeof arg === "string");
   return micromatch.braces(`{${bounds.join("..")}}`)[0]!;
@@ -27,7 +27,7 @@ function expandRange(...args: unknown[]): string {
 
 const MICROMATCH_OPTIONS = Object.freeze({ dot: true, strictBrackets: true, expandRange });
 
-/** Why a glob is invalid, at a 0-based offset into it. */
+/** Reason a glob is invalid, with a 0-based offset into it. */
 interface GlobProblem {
   message: string;
   offset: number;
@@ -95,10 +95,12 @@ function toSlashGlob(glob: string): string {
     if (c === "\\" && i + 1 < glob.length) {
       const next = glob[i + 1]!;
       // An escaped dot is still the separator, because no name segment contains a dot.
-      out += next === "/" ? SLASH_STAND_IN : next === "." ? "/" : c + next;
+      if (next === "/") out += SLASH_STAND_IN;
+      else if (next === ".") out += "/";
+      else out += c + next;
       i++;
     } else if (c === "[" && glob[i + 1] === "!") {
-      // Shells negate a class with `[!...]`; picomatch 2.3 reads that `!` as a literal.
+      // Shells negate a class with `[!...]`, but picomatch 2.3 reads that `!` as a literal.
       out += "[^";
       i++;
     } else if (c === "{") {

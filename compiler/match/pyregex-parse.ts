@@ -65,6 +65,8 @@ const WHITESPACE = new Set([" ", "\t", "\n", "\r", "\v", "\f"]);
 const SPECIAL_CHARS = new Set([".", "\\", "[", "{", "(", ")", "*", "+", "?", "^", "$", "|"]);
 const FLAG_LETTERS = new Set(["i", "L", "m", "s", "x", "a", "t", "u"]);
 const SIMPLE_ESCAPES: Record<string, number> = { a: 7, f: 12, n: 10, r: 13, t: 9, v: 11, "\\": 92 };
+// Number of hex digits after \x, \u and \U.
+const HEX_ESCAPE_DIGITS: Record<string, number> = { x: 2, u: 4, U: 8 };
 
 function isDigit(c: string | undefined): boolean {
   return c !== undefined && c >= "0" && c <= "9";
@@ -299,8 +301,8 @@ class Parser {
 
   /** `\x`, `\u`, `\U` and `\N{...}`, shared by escapes inside and outside classes; null for other letters. */
   private parseCodeEscape(c: string, start: number): number | null {
-    const hexDigits = c === "x" ? 2 : c === "u" ? 4 : c === "U" ? 8 : 0;
-    if (hexDigits > 0) {
+    const hexDigits = HEX_ESCAPE_DIGITS[c];
+    if (hexDigits !== undefined) {
       const hex = this.readWhile(hexDigits, isHex);
       if (hex.length !== hexDigits) throw this.invalid(`incomplete escape \\${c}${hex}`, start);
       const value = parseInt(hex, 16);

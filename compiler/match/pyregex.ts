@@ -4,8 +4,8 @@
  * Users copy patterns from Python PEFT configs, so a pattern means what Python's `re` makes of
  * it: `$` also matches before a final newline, `.` excludes only `\n`, `\d`/`\w`/`\s`/`\b` are
  * Unicode-aware, `(?P<name>...)` and `(?P=name)` name groups, `{,n}` is a repeat. The parser
- * (pyregex-parse.ts) accepts exactly Python's grammar; this file emits a RegExp with the `v`
- * flag in which every construct is spelled out, so no JavaScript default leaks in.
+ * (pyregex-parse.ts) accepts exactly Python's grammar. This file emits a RegExp with the `v`
+ * flag in which every construct is spelled out, so that no JavaScript default leaks in.
  */
 import { PeftcError } from "../errors.js";
 import { DEFAULT_TIME_BUDGET, MatchTimeoutError, selectWithDeadline, type TimeBudget } from "./bounded.js";
@@ -14,7 +14,7 @@ import { PatternError, parsePyRegex, type Category, type ClassItem, type Node, t
 /** Python's `re.fullmatch`, `re.match` (anchored at the start) and `re.search`. */
 export type MatchMode = "fullmatch" | "match" | "search";
 
-/** Where a pattern sits in the user's input, for error messages. */
+/** Position of a pattern in the user's input, for error messages. */
 export interface PatternLocation {
   file?: string;
   /** 1-based line and column of the pattern's first character. */
@@ -39,7 +39,7 @@ export interface CompileOptions {
   /**
    * Python pattern text around the user's pattern, as PEFT builds it: for rank_pattern
    * `prefix: "(.*\\.)?("`, `suffix: ")$"` with mode "match". The three parts are parsed as one
-   * pattern, the way Python sees them, but errors point into the user's text.
+   * pattern, the way Python parses them, but errors point into the user's text.
    */
   prefix?: string;
   suffix?: string;
@@ -80,9 +80,10 @@ function escapeCodePoint(cp: number): string {
 
 function categoryBody(name: Category, ascii: boolean): { body: string; negated: boolean } {
   const lower = name.toLowerCase();
-  const body =
-    lower === "d" ? (ascii ? "0-9" : "\\p{Nd}") : lower === "w" ? (ascii ? ASCII_WORD : PY_WORD) : ascii ? ASCII_SPACE : PY_SPACE;
-  return { body, negated: name !== lower };
+  const negated = name !== lower;
+  if (lower === "d") return { body: ascii ? "0-9" : "\\p{Nd}", negated };
+  if (lower === "w") return { body: ascii ? ASCII_WORD : PY_WORD, negated };
+  return { body: ascii ? ASCII_SPACE : PY_SPACE, negated };
 }
 
 function categoryClass(name: Category, ascii: boolean): string {
@@ -258,18 +259,21 @@ export function translatePyRegex(pattern: string, mode: MatchMode = "fullmatch")
   checkBackreferences(parsed.root);
   const ignoreCase = parsed.globalFlags.i;
   const body = new Emitter(ignoreCase).emit(parsed.root);
-  const source = mode === "fullmatch" ? `^(?:${body})$` : mode === "match" ? `^(?:${body})` : body;
-  return { source, flags: ignoreCase ? "iv" : "v", parsed };
+  const flags = ignoreCase ? "iv" : "v";
+  // Without the m flag, JavaScript's ^ and $ match only at the ends of the input.
+  if (mode === "fullmatch") return { source: `^(?:${body})$`, flags, parsed };
+  if (mode === "match") return { source: `^(?:${body})`, flags, parsed };
+  return { source: body, flags, parsed };
 }
 
-// A pattern whose matching time is at most cubic in the name length can run without a deadline
-// on short names; anything else goes through the bounded runner.
+// A pattern whose matching time is at most cubic in the name length runs without a deadline on
+// names up to this length. Anything else goes through the bounded runner.
 const DIRECT_NAME_LENGTH = 256;
 const DIRECT_MAX_VARIABLE_REPEATS = 2;
 
 /**
- * Whether backtracking is at worst polynomial of low degree: no backreferences, no repeat of
- * something that itself repeats or alternates, and at most two repeats of variable count.
+ * Reports whether backtracking is at worst polynomial of low degree: no backreferences, no
+ * repeat of something that itself repeats or alternates, and at most two repeats of variable count.
  */
 function isLowRisk(root: Node): boolean {
   let variable = 0;

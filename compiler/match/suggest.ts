@@ -3,8 +3,8 @@
  * nothing, and the closest known key for a misspelled spec key.
  *
  * A model with a million modules has only a few hundred distinct module names once layer
- * indices are set aside, so candidates are ranked on that small set: each name is cut to as many
- * trailing segments as the entry has, and numeric segments are replaced by `#` to form a key.
+ * indices are set aside, so candidates are ranked on that small set. Each name is cut to as many
+ * trailing segments as the entry has, and numeric segments are replaced by `#` to form its shape.
  */
 import { distance } from "fastest-levenshtein";
 
@@ -23,7 +23,7 @@ function defaultMaxDistance(text: string): number {
   return Math.max(2, Math.floor(text.length / 3));
 }
 
-/** The last `count` dot-separated segments of `name`, or the whole name when it has fewer. */
+/** Returns the last `count` dot-separated segments of `name`, or the whole name when it has fewer. */
 function lastSegments(name: string, count: number): string {
   let cut = name.length;
   for (let i = 0; i < count; i++) {
@@ -37,7 +37,7 @@ function withoutIndices(name: string): string {
   return DIGIT.test(name) ? name.replace(NUMERIC_SEGMENTS, "$1#") : name;
 }
 
-/** The numeric segments of a name with their leading dots, as a key to compare names by. */
+/** Returns the numeric segments of a name with their leading dots, as a key to compare names by. */
 function indicesOf(name: string): string {
   return name.match(NUMERIC_SEGMENTS)?.join("") ?? "";
 }
@@ -46,6 +46,13 @@ interface Candidate {
   text: string;
   shapeDistance: number;
   textDistance: number;
+}
+
+function compareCandidates(a: Candidate, b: Candidate): number {
+  if (a.shapeDistance !== b.shapeDistance) return a.shapeDistance - b.shapeDistance;
+  if (a.textDistance !== b.textDistance) return a.textDistance - b.textDistance;
+  if (a.text === b.text) return 0;
+  return a.text < b.text ? -1 : 1;
 }
 
 /**
@@ -81,9 +88,7 @@ export function suggestNames(entry: string, names: Iterable<string>, options: Su
     if (Math.min(shapeDistance, textDistance) > maxDistance) continue;
     candidates.push({ text, shapeDistance, textDistance });
   }
-  candidates.sort(
-    (a, b) => a.shapeDistance - b.shapeDistance || a.textDistance - b.textDistance || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0),
-  );
+  candidates.sort(compareCandidates);
   return candidates.slice(0, limit).map((c) => c.text);
 }
 
