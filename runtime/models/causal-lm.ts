@@ -16,6 +16,8 @@ export abstract class CausalLM extends Module {
   abstract readonly inputEmbeddings: string;
   /** Dotted name of the output projection (`get_output_embeddings()`). */
   readonly outputEmbeddings = "lm_head";
+  /** Dotted name of the ModuleList of decoder layers (`transformer.h`, `model.layers`). */
+  abstract readonly layersPath: string;
 
   get vocabSize(): number {
     return this.config.vocabSize;

@@ -17,6 +17,8 @@ export interface GPT2Config {
   nPositions: number;
   nEmbd: number;
   nLayer: number;
+  /** The layer count config.json gives, before a `numHiddenLayers` override. */
+  configuredLayers: number;
   nHead: number;
   nInner: number;
   activation: string;
@@ -44,6 +46,8 @@ export interface LlamaConfig {
   hiddenSize: number;
   intermediateSize: number;
   numHiddenLayers: number;
+  /** The layer count config.json gives, before a `numHiddenLayers` override. */
+  configuredLayers: number;
   numAttentionHeads: number;
   numKeyValueHeads: number;
   headDim: number;
@@ -152,6 +156,7 @@ function gpt2Config(raw: Record<string, unknown>, reader: FieldReader, options: 
     nPositions: reader.int("n_positions", 1024),
     nEmbd,
     nLayer: layerCount(reader, "n_layer", 12, options.numHiddenLayers),
+    configuredLayers: reader.int("n_layer", 12),
     nHead,
     nInner: raw["n_inner"] === null || raw["n_inner"] === undefined ? 4 * nEmbd : reader.int("n_inner"),
     activation: reader.string("activation_function", "gelu_new"),
@@ -186,6 +191,7 @@ function llamaConfig(modelType: string, raw: Record<string, unknown>, reader: Fi
     hiddenSize,
     intermediateSize: reader.int("intermediate_size"),
     numHiddenLayers,
+    configuredLayers,
     numAttentionHeads,
     numKeyValueHeads,
     headDim,

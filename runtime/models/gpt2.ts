@@ -121,6 +121,7 @@ class GPT2Model extends Module {
 export class GPT2LMHeadModel extends CausalLM {
   readonly typeName: string;
   readonly inputEmbeddings = "transformer.wte";
+  readonly layersPath = "transformer.h";
   transformer: GPT2Model;
   lm_head: Linear;
 

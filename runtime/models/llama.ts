@@ -208,6 +208,7 @@ class LlamaModel extends Module {
 export class LlamaForCausalLM extends CausalLM {
   readonly typeName: string;
   readonly inputEmbeddings = "model.embed_tokens";
+  readonly layersPath = "model.layers";
   model: LlamaModel;
   lm_head: Linear;
 

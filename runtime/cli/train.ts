@@ -1,0 +1,233 @@
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import type { Plan } from "../../compiler/plan/types.js";
+import { applyPlan } from "../apply.js";
+import { initBackend, type BackendPreference } from "../backend.js";
+import { RuntimeInputError } from "../errors.js";
+import type { LoraModel } from "../lora/model.js";
+import { loadModel, type CausalLM } from "../models/index.js";
+import { saveAdapter } from "../peft-format.js";
+import { readTokenFile, splitBlocks, toBlocks, type TokenBlocks } from "../train/data.js";
+import { planForKeptLayers } from "../train/layers.js";
+import { ProgressBar } from "../train/progress.js";
+import { evaluateLoss, stepsForEpochs, train } from "../train/trainer.js";
+
+/** The streams a command writes to; the compiler's CliIo fits it. */
+export interface TrainIo {
+  stdout: { write(text: string): unknown; isTTY?: boolean };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+}
+
+export interface TrainCommandOptions {
+  /** A plan the caller already compiled (`peftc train --spec`); `--plan` is then not needed. */
+  plan?: Plan;
+}
+
+export const TRAIN_USAGE = `Usage: peftc train --plan PLAN --model DIR --data FILE --output DIR [options]
+
+Fine-tunes the adapter a plan describes on a causal-LM model directory, saves it in PEFT's
+format and prints the evaluation loss.
+
+Options:
+  --plan FILE              peftc-plan/1 JSON to apply (or --spec SPEC, which compiles one)
+  --model DIR              Hugging Face model directory (config.json, optional safetensors)
+  --data FILE              training data: whitespace-separated token ids
+  --eval-data FILE         evaluation data in the same form (default: hold out --eval-fraction)
+  --eval-fraction N        share of the data's blocks held out for evaluation (default 0.1)
+  --output DIR             where to write adapter_model.safetensors and adapter_config.json
+  --steps N                optimizer steps (default: one epoch, or --epochs)
+  --epochs N               passes over the training blocks, when --steps is not given (default 1)
+  --lr N                   Adam learning rate (default 1e-3)
+  --batch-size N           sequences per step (default 4)
+  --seq-len N              tokens per sequence (default 64)
+  --seed N                 seed for adapter initialisation, random base weights and batch order (default 0)
+  --num-hidden-layers N    build only the first N layers (a quick run; the plan is fitted to them)
+  --backend NAME           auto, gpu, wasm or cpu (default auto)
+`;
+
+interface TrainArgs {
+  planFile: string | undefined;
+  modelDir: string;
+  dataFile: string;
+  evalFile: string | undefined;
+  evalFraction: number;
+  outputDir: string;
+  steps: number | undefined;
+  epochs: number;
+  learningRate: number;
+  batchSize: number;
+  seqLen: number;
+  seed: number;
+  numHiddenLayers: number | undefined;
+  backend: BackendPreference;
+}
+
+/** Parses `peftc train` arguments; throws RuntimeInputError with code `usage` for a bad one. */
+export function parseTrainArgs(args: string[], planGiven: boolean): TrainArgs | "help" {
+  const { values } = parseArgs({
+    args,
+    allowPositionals: false,
+    options: {
+      plan: { type: "string" },
+      spec: { type: "string" },
+      model: { type: "string" },
+      data: { type: "string" },
+      "eval-data": { type: "string" },
+      "eval-fraction": { type: "string" },
+      output: { type: "string", short: "o" },
+      steps: { type: "string" },
+      epochs: { type: "string" },
+      lr: { type: "string" },
+      "batch-size": { type: "string" },
+      "seq-len": { type: "string" },
+      seed: { type: "string" },
+      "num-hidden-layers": { type: "string" },
+      backend: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help === true) return "help";
+  const required = (name: "model" | "data" | "output"): string => {
+    const value = values[name];
+    if (value === undefined) throw new RuntimeInputError("usage", `missing --${name}; see \`peftc train --help\``);
+    return value;
+  };
+  if (values.plan === undefined && !planGiven) throw new RuntimeInputError("usage", "missing --plan (or --spec); see `peftc train --help`");
+  const backend = values.backend ?? "auto";
+  if (!["auto", "gpu", "wasm", "cpu"].includes(backend)) throw new RuntimeInputError("usage", `--backend must be auto, gpu, wasm or cpu, got "${backend}"`);
+  const evalFraction = numberOption("eval-fraction", values["eval-fraction"], 0.1);
+  if (!(evalFraction > 0 && evalFraction < 1)) throw new RuntimeInputError("usage", `--eval-fraction must be between 0 and 1, got ${evalFraction}`);
+  const learningRate = numberOption("lr", values.lr, 1e-3);
+  if (!(learningRate > 0)) throw new RuntimeInputError("usage", `--lr must be positive, got ${learningRate}`);
+  return {
+    planFile: values.plan,
+    modelDir: required("model"),
+    dataFile: required("data"),
+    evalFile: values["eval-data"],
+    evalFraction,
+    outputDir: required("output"),
+    steps: values.steps === undefined ? undefined : integerOption("steps", values.steps),
+    epochs: integerOption("epochs", values.epochs ?? "1"),
+    learningRate,
+    batchSize: integerOption("batch-size", values["batch-size"] ?? "4"),
+    seqLen: integerOption("seq-len", values["seq-len"] ?? "64", 2),
+    seed: integerOption("seed", values.seed ?? "0", 0),
+    numHiddenLayers: values["num-hidden-layers"] === undefined ? undefined : integerOption("num-hidden-layers", values["num-hidden-layers"]),
+    backend: backend as BackendPreference,
+  };
+}
+
+function numberOption(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isFinite(value)) throw new RuntimeInputError("usage", `--${name} must be a number, got "${text}"`);
+  return value;
+}
+
+function integerOption(name: string, text: string, minimum = 1): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < minimum) throw new RuntimeInputError("usage", `--${name} must be an integer of at least ${minimum}, got "${text}"`);
+  return value;
+}
+
+function readPlan(path: string): Plan {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new RuntimeInputError("plan-not-found", code === "ENOENT" ? "plan file not found" : `cannot read the plan: ${code}`, { file: path });
+  }
+  try {
+    return JSON.parse(text) as Plan;
+  } catch (err) {
+    throw new RuntimeInputError("plan-invalid", `invalid JSON: ${(err as Error).message}`, { file: path });
+  }
+}
+
+/** Training and evaluation blocks from the data files. */
+function readData(args: TrainArgs, vocabSize: number): { train: TokenBlocks; eval: TokenBlocks } {
+  const all = toBlocks(readTokenFile(args.dataFile, vocabSize), args.seqLen);
+  if (args.evalFile === undefined) return splitBlocks(all, args.evalFraction);
+  const held = toBlocks(readTokenFile(args.evalFile, vocabSize), args.seqLen);
+  if (held.blocks.length === 0) throw new RuntimeInputError("data-too-small", `fewer than --seq-len (${args.seqLen}) tokens`, { file: args.evalFile });
+  if (all.blocks.length === 0) throw new RuntimeInputError("data-too-small", `fewer than --seq-len (${args.seqLen}) tokens`, { file: args.dataFile });
+  return { train: all, eval: held };
+}
+
+/** What one `peftc train` run produced, for callers that run it in-process. */
+export interface TrainRun {
+  model: CausalLM;
+  lora: LoraModel;
+  plan: Plan;
+  evalLoss: number;
+  evalData: TokenBlocks;
+}
+
+/**
+ * Runs the whole loop: build the model, apply the plan, train the adapter variables with Adam,
+ * evaluate, save the adapter. Progress goes to stderr and the result lines to stdout.
+ */
+export async function trainFromArgs(args: TrainArgs, io: TrainIo, options: TrainCommandOptions = {}): Promise<TrainRun> {
+  const backend = await initBackend(args.backend);
+  io.stderr.write(`${backend.summary}\n`);
+  const plan = options.plan ?? readPlan(args.planFile!);
+  const loadOptions = args.numHiddenLayers === undefined ? { seed: args.seed } : { seed: args.seed, numHiddenLayers: args.numHiddenLayers };
+  const { model, weights } = loadModel(args.modelDir, loadOptions);
+  const fitted = planForKeptLayers(plan, model, model.config.configuredLayers);
+  const lora = applyPlan(model, fitted, { seed: args.seed });
+  const data = readData(args, model.vocabSize);
+  const steps = args.steps ?? stepsForEpochs(args.epochs, data.train.blocks.length, args.batchSize);
+  const variables = lora.trainableVariables();
+  const trainable = variables.reduce((n, v) => n + v.size, 0);
+  const total = model.namedVariables().reduce((n, [, v]) => n + v.size, 0);
+  io.stderr.write(
+    `model ${model.config.architecture} (${weights === "random" ? "random weights" : "checkpoint weights"}), ` +
+      `${trainable.toLocaleString("en-US")} trainable of ${(total + trainable).toLocaleString("en-US")} parameters; ` +
+      `${data.train.blocks.length} training and ${data.eval.blocks.length} evaluation sequences of ${args.seqLen} tokens, ${steps} steps\n`,
+  );
+  const bar = new ProgressBar(io.stderr, steps);
+  const result = train(model, data.train, {
+    variables,
+    steps,
+    learningRate: args.learningRate,
+    batchSize: args.batchSize,
+    seed: args.seed,
+    onStep: (report) => bar.update(report),
+  });
+  bar.finish();
+  const evalLoss = evaluateLoss(model, data.eval, args.batchSize);
+  saveAdapter(lora, args.outputDir, { baseModelNameOrPath: args.modelDir, taskType: "CAUSAL_LM" });
+  io.stdout.write(`trained ${steps} steps in ${result.seconds.toFixed(1)} s (${Math.round(result.tokensPerSecond)} tokens/s); final training loss ${result.losses.at(-1)!.toFixed(6)}\n`);
+  io.stdout.write(`eval loss ${evalLoss.toFixed(6)} over ${data.eval.blocks.length * (args.seqLen - 1)} predicted tokens\n`);
+  io.stdout.write(`adapter saved to ${args.outputDir}\n`);
+  return { model, lora, plan: fitted, evalLoss, evalData: data.eval };
+}
+
+/**
+ * `peftc train`: returns the exit code. A user mistake (bad option, missing file, plan that does
+ * not fit the model) prints one `file: error[code]: message` line and returns 1.
+ */
+export async function runTrain(args: string[], io: TrainIo, options: TrainCommandOptions = {}): Promise<number> {
+  try {
+    const parsed = parseTrainArgs(args, options.plan !== undefined);
+    if (parsed === "help") {
+      io.stdout.write(TRAIN_USAGE);
+      return 0;
+    }
+    await trainFromArgs(parsed, io, options);
+    return 0;
+  } catch (err) {
+    if (err instanceof RuntimeInputError) {
+      const { file, code, message } = err.diagnostic;
+      io.stderr.write(`${file === undefined ? "" : `${file}: `}error[${code}]: ${message}\n`);
+      return 1;
+    }
+    const code = (err as { code?: string }).code;
+    if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) {
+      io.stderr.write(`error[usage]: ${(err as Error).message}; see \`peftc train --help\`\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
