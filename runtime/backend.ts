@@ -8,6 +8,14 @@ import { existsSync, readdirSync } from "node:fs";
 
 export type BackendPreference = "auto" | "gpu" | "wasm" | "cpu";
 
+export interface BackendOptions {
+  /**
+   * `training` (the default) requires the gradient kernels LoRA training uses; `inference`
+   * only the forward ones, which lets the faster wasm backend through. Default: `training`.
+   */
+  purpose?: "training" | "inference";
+}
+
 export interface BackendChoice {
   /** tfjs backend name: `tensorflow` (tfjs-node-gpu), `wasm` or `cpu`. */
   name: string;
@@ -18,26 +26,28 @@ export interface BackendChoice {
 /**
  * Selects and initialises the tfjs backend. `auto` (the default) takes
  * `@tensorflow/tfjs-node-gpu` when it is installed and the machine shows an NVIDIA GPU, else
- * the wasm backend when it passes a training probe, else the plain JavaScript `cpu` backend.
- * wasm comes first among CPU backends because it ran matMul about twice as fast as `cpu` on a
- * 64x512 · 512x512 product (Node 20, 2 x86 cores); the probe guards against kernels the wasm
- * backend lacks for gradients.
+ * the wasm backend when it passes a probe for the options' purpose, else the plain JavaScript
+ * `cpu` backend. wasm comes first among CPU backends because it ran a 64x512 · 512x512 matMul
+ * about twice as fast as `cpu` (tfjs 4.22, Node 20, 2 AMD EPYC cores). The probe matters:
+ * tfjs 4.22's wasm backend has no UnsortedSegmentSum kernel, which the gradient of an
+ * embedding lookup needs, so for training `auto` ends on `cpu` there.
  */
-export async function initBackend(preference: BackendPreference = "auto"): Promise<BackendChoice> {
+export async function initBackend(preference: BackendPreference = "auto", options: BackendOptions = {}): Promise<BackendChoice> {
+  const probe = options.purpose === "inference" ? inferenceProbe : trainingProbe;
   const reasons: string[] = [];
   if (preference === "auto" || preference === "gpu") {
-    const gpu = await tryGpu();
+    const gpu = await tryGpu(probe);
     if (gpu.ok) return { name: "tensorflow", summary: "backend: tensorflow (tfjs-node-gpu, GPU)" };
     reasons.push(gpu.reason);
     if (preference === "gpu") throw new Error(`the GPU backend is not available: ${gpu.reason}`);
   }
   if (preference === "auto" || preference === "wasm") {
-    const problem = await tryBackend("wasm");
+    const problem = await tryBackend("wasm", probe);
     if (problem === null) return { name: "wasm", summary: withReasons("backend: wasm (CPU)", reasons) };
     reasons.push(`wasm: ${problem}`);
     if (preference === "wasm") throw new Error(`the wasm backend is not usable: ${problem}`);
   }
-  const problem = await tryBackend("cpu");
+  const problem = await tryBackend("cpu", probe);
   if (problem !== null) throw new Error(`the cpu backend is not usable: ${problem}`);
   return { name: "cpu", summary: withReasons("backend: cpu (JavaScript)", reasons) };
 }
@@ -56,7 +66,7 @@ function nvidiaGpuVisible(): boolean {
   }
 }
 
-async function tryGpu(): Promise<{ ok: true } | { ok: false; reason: string }> {
+async function tryGpu(probe: () => void): Promise<{ ok: true } | { ok: false; reason: string }> {
   if (!nvidiaGpuVisible()) return { ok: false, reason: "no NVIDIA GPU visible, tfjs-node-gpu not tried" };
   const moduleName = "@tensorflow/tfjs-node-gpu";
   try {
@@ -65,16 +75,16 @@ async function tryGpu(): Promise<{ ok: true } | { ok: false; reason: string }> {
   } catch (err) {
     return { ok: false, reason: `tfjs-node-gpu did not load (${firstLine(err)})` };
   }
-  const problem = await tryBackend("tensorflow");
+  const problem = await tryBackend("tensorflow", probe);
   return problem === null ? { ok: true } : { ok: false, reason: `tfjs-node-gpu: ${problem}` };
 }
 
-/** Switches to `name` and runs a small training step; returns why it failed, or null. */
-async function tryBackend(name: string): Promise<string | null> {
+/** Switches to `name` and runs the probe; returns why it failed, or null. */
+async function tryBackend(name: string, probe: () => void): Promise<string | null> {
   try {
     if (!(await tf.setBackend(name))) return "initialisation failed";
     await tf.ready();
-    trainingProbe();
+    probe();
     return null;
   } catch (err) {
     return firstLine(err);
@@ -100,6 +110,15 @@ function trainingProbe(): void {
     for (const g of Object.values(grads)) g.dataSync();
     a.dispose();
     b.dispose();
+  });
+}
+
+/** Runs the forward ops of the LoRA layers. */
+function inferenceProbe(): void {
+  tf.tidy(() => {
+    const a = tf.ones([2, 3]);
+    const looked = tf.gather(tf.transpose(a), tf.tensor2d([[0, 2]], [1, 2], "int32"));
+    tf.matMul(tf.reshape(looked, [2, 2]), tf.ones([4, 2]), false, true).dataSync();
   });
 }
 

@@ -1,6 +1,6 @@
 /** The peftc runtime: applies `peftc-plan/1` plans to TensorFlow.js module trees and moves adapters to and from PEFT's format. */
 export { applyPlan, type ApplyOptions } from "./apply.js";
-export { initBackend, type BackendChoice, type BackendPreference } from "./backend.js";
+export { initBackend, type BackendChoice, type BackendOptions, type BackendPreference } from "./backend.js";
 export { RuntimeInputError } from "./errors.js";
 export { diffModules, fingerprintModel, toGraph, type GraphOptions, type RuntimeGraph } from "./graph.js";
 export { LoraLayer, initFactors, type LoraFactors, type LoraSettings } from "./lora/layers.js";

@@ -44,4 +44,18 @@ test("wasm preference fails loudly or trains", async () => {
   }
 });
 
+test("inference purpose runs the LoRA forward", async () => {
+  try {
+    const choice = await initBackend("auto", { purpose: "inference" });
+    const model = new TinyLM();
+    const base = Array.from(model.call(sampleIds()).dataSync());
+    applyPlan(model, tiedPlan(), { seed: 1 });
+    const out = Array.from(model.call(sampleIds()).dataSync());
+    assert.is(out.length, base.length, choice.name);
+    out.forEach((v, i) => assert.ok(Math.abs(v - base[i]!) < 1e-4, `${choice.name}: output ${i}`));
+  } finally {
+    await initBackend("cpu");
+  }
+});
+
 test.run();
