@@ -1,8 +1,8 @@
 /**
- * Forward-pass cost of LoRA adapters in the runtime. Builds a stack of square Linear layers,
- * times the base model, the model with unmerged adapters and the model after merge() in turn, and
- * prints a markdown section: the measured time ratios beside the FLOP ratio
- * 1 + r(in + out) / (in · out) that an unmerged adapter adds to each layer.
+ * Forward-pass cost of LoRA adapters in the runtime. The script builds a stack of square Linear
+ * layers and times, in turn, the base model, the model with unmerged adapters and the model
+ * after merge(). It prints a markdown section with the measured time ratios beside the FLOP
+ * ratio 1 + r(in + out) / (in · out) that an unmerged adapter adds to each layer.
  *
  * Run: node --import tsx bench/runtime-forward.bench.ts [--width 1024] [--layers 4] [--tokens 64] [--runs 20] [--backend auto]
  */

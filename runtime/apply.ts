@@ -1,3 +1,4 @@
+import type * as tf from "@tensorflow/tfjs-core";
 import { PLAN_FORMAT, type Plan, type PlanAdapter, type PlanTarget, type PlanTieGroup } from "../compiler/plan/types.js";
 import { collectedError, RuntimeInputError } from "./errors.js";
 import { diffModules, fingerprintModel, toGraph, type RuntimeGraph } from "./graph.js";
@@ -33,7 +34,7 @@ const SUPPORTED_EXTRAS: Record<string, (v: unknown) => boolean> = {
 
 /**
  * Applies a `peftc-plan/1` plan to a module tree: wraps every target with a LoRA layer and every
- * saved module with a trainable copy, wiring tie groups as the plan says. Everything is checked
+ * saved module with a trainable copy, wiring tie groups as the plan specifies. Everything is checked
  * before the model is touched (format, fingerprint, each target's type and shape, features the
  * runtime lacks), and all problems are reported in one RuntimeInputError.
  */
@@ -121,6 +122,7 @@ function checkAdapter(model: Module, adapter: PlanAdapter): void {
     if (!(target.dropout >= 0 && target.dropout < 1)) problems.push(`${target.module}: dropout must be in [0, 1), got ${target.dropout}`);
     if (target.tie !== null && target.tie !== undefined) problems.push(...tieProblems(target, groups, targets));
   }
+  const savedNames = new Set((adapter.modules_to_save ?? []).map((m) => m.module));
   for (const saved of adapter.modules_to_save ?? []) {
     if (saved.tie?.role !== "member") continue;
     const group = groups.get(saved.tie.group);
@@ -128,10 +130,13 @@ function checkAdapter(model: Module, adapter: PlanAdapter): void {
       problems.push(`${saved.module}: tie group ${saved.tie.group} is not in the plan's tie_groups`);
       continue;
     }
-    const source = model.findModule(group.source);
-    const member = model.findModule(saved.module);
-    const sourceWeight = source?.variables().find(([n]) => n === "weight")?.[1];
-    const memberWeight = member?.variables().find(([n]) => n === "weight")?.[1];
+    if (group.mode !== "shared_copy") continue;
+    if (!savedNames.has(group.source)) {
+      problems.push(`${saved.module}: its tie source ${group.source} is not in modules_to_save, so there is no copy to share`);
+      continue;
+    }
+    const sourceWeight = weightOf(model.findModule(group.source));
+    const memberWeight = weightOf(model.findModule(saved.module));
     if (sourceWeight === undefined || memberWeight === undefined || sourceWeight.shape.join("x") !== memberWeight.shape.join("x")) {
       problems.push(`${saved.module}: cannot share a saved copy with ${group.source}, their weights differ in shape or are missing`);
     }
@@ -167,8 +172,17 @@ function tieProblems(target: PlanTarget, groups: Map<string, PlanTieGroup>, targ
 
 /** Replaces targets and saved modules; runs only after every check passed. */
 function inject(model: Module, adapter: PlanAdapter, rng: Rng): LoraModel {
-  const init = adapter.init_lora_weights === "gaussian" ? "gaussian" : "default";
   const groups = new Map((adapter.tie_groups ?? []).map((g) => [g.id, g]));
+  const layers = loraLayers(model, adapter, groups, rng);
+  const savedCopies = savedModules(model, adapter, groups);
+
+  for (const [name, layer] of layers) replaceModule(model, name, layer);
+  for (const [name, saved] of savedCopies) replaceModule(model, name, saved);
+  return new LoraModel(model, adapter, layers, savedCopies);
+}
+
+function loraLayers(model: Module, adapter: PlanAdapter, groups: Map<string, PlanTieGroup>, rng: Rng): Map<string, LoraLayer> {
+  const init = adapter.init_lora_weights === "gaussian" ? "gaussian" : "default";
   const layers = new Map<string, LoraLayer>();
   // Sources first, so members find their source's factors whatever the plan's order.
   const ordered = [...adapter.targets].sort((a, b) => Number(isSharedMember(a, groups)) - Number(isSharedMember(b, groups)));
@@ -186,10 +200,15 @@ function inject(model: Module, adapter: PlanAdapter, rng: Rng): LoraModel {
     }
     layers.set(target.module, new LoraLayer(base, factors, settings, rng));
   }
+  // Back to plan order, which is module order.
+  return new Map(adapter.targets.map((t) => [t.module, layers.get(t.module)!]));
+}
+
+function savedModules(model: Module, adapter: PlanAdapter, groups: Map<string, PlanTieGroup>): Map<string, SavedModule> {
   const savedCopies = new Map<string, SavedModule>();
   const copyMemo = new Map<string, Map<unknown, unknown>>();
-  const savedOrdered = [...(adapter.modules_to_save ?? [])].sort((a, b) => Number(a.tie?.role === "member") - Number(b.tie?.role === "member"));
-  for (const saved of savedOrdered) {
+  const ordered = [...(adapter.modules_to_save ?? [])].sort((a, b) => Number(a.tie?.role === "member") - Number(b.tie?.role === "member"));
+  for (const saved of ordered) {
     const original = model.findModule(saved.module)!;
     const group = saved.tie ? groups.get(saved.tie.group) : undefined;
     let memo = new Map<unknown, unknown>();
@@ -197,17 +216,18 @@ function inject(model: Module, adapter: PlanAdapter, rng: Rng): LoraModel {
       memo = copyMemo.get(group.id) ?? memo;
       copyMemo.set(group.id, memo);
       if (saved.tie!.role === "member") {
-        // The member's copy reuses the source copy's weight, even when the base model holds two tensors.
-        const sourceCopy = savedCopies.get(group.source)?.copy;
-        const weight = (m: Module) => m.variables().find(([n]) => n === "weight")?.[1];
-        if (sourceCopy !== undefined) memo.set(weight(original), weight(sourceCopy));
+        // The member's copy reuses the source copy's weight, even when the base model has two tensors.
+        const sourceCopy = savedCopies.get(group.source)!.copy;
+        memo.set(weightOf(original), weightOf(sourceCopy));
       }
     }
     savedCopies.set(saved.module, new SavedModule(original, cloneModule(original, memo)));
   }
-  for (const [name, layer] of layers) replaceModule(model, name, layer);
-  for (const [name, saved] of savedCopies) replaceModule(model, name, saved);
-  return new LoraModel(model, adapter, layers, savedCopies);
+  return new Map((adapter.modules_to_save ?? []).map((m) => [m.module, savedCopies.get(m.module)!]));
+}
+
+function weightOf(module: Module | undefined): tf.Variable | undefined {
+  return module?.variables().find(([name]) => name === "weight")?.[1];
 }
 
 function isSharedMember(target: PlanTarget, groups: Map<string, PlanTieGroup>): boolean {

@@ -56,7 +56,7 @@ function withReasons(summary: string, reasons: string[]): string {
   return reasons.length === 0 ? summary : `${summary}; ${reasons.join("; ")}`;
 }
 
-/** Whether the machine shows an NVIDIA GPU to the driver (Linux `/proc/driver/nvidia/gpus`). */
+/** Checks whether the NVIDIA driver lists a GPU (Linux `/proc/driver/nvidia/gpus`). */
 function nvidiaGpuVisible(): boolean {
   const dir = "/proc/driver/nvidia/gpus";
   try {

@@ -32,7 +32,7 @@ export interface SaveOptions {
 }
 
 /**
- * The adapter's tensors under the keys PEFT's `get_peft_model_state_dict` writes, with the
+ * Lists the adapter's tensors under the keys PEFT's `get_peft_model_state_dict` writes, with the
  * adapter name removed:
  * - Linear and Conv1D: `base_model.model.<module>.lora_A.weight` [r, in] and `.lora_B.weight` [out, r];
  * - Embedding: `.lora_embedding_A` [r, num_embeddings] and `.lora_embedding_B` [embedding_dim, r],
@@ -79,7 +79,7 @@ export function saveAdapter(lora: LoraModel, dir: string, options: SaveOptions =
   writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(config, null, 2) + "\n");
 }
 
-/** The value that occurs most often; the first one written wins a tie. */
+/** Returns the value that occurs most often, or the first of those tied for most. */
 function mostCommon(values: number[]): number {
   const counts = new Map<number, number>();
   for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
@@ -147,8 +147,8 @@ export function adapterConfig(lora: LoraModel, options: SaveOptions = {}): Recor
 
 /**
  * Loads an adapter PEFT saved (or `saveAdapter` wrote) into a model the same plan was applied
- * to. Every key, shape and dtype is checked, and the config's r, alpha and rsLoRA setting are
- * compared per target; all problems are reported in one error and the model is left unchanged.
+ * to. It checks every key, shape and dtype, and compares the config's r, alpha and rsLoRA
+ * setting per target. All problems are reported in one error, and the model is left unchanged.
  * Keys of a tie group must hold equal values, because they load into one variable.
  */
 export function loadAdapter(lora: LoraModel, dir: string): void {

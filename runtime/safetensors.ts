@@ -27,7 +27,7 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
-/** A malformed file. The message says what is wrong; the caller adds the file name. */
+/** A malformed file. The message names the problem, and the caller adds the file name. */
 export class SafetensorsFormatError extends Error {
   constructor(message: string) {
     super(message);
@@ -40,7 +40,7 @@ export function writeSafetensors(
   tensors: Iterable<{ name: string; shape: number[]; data: Float32Array }>,
   metadata: Record<string, string> = {},
 ): Uint8Array {
-  const list = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const list = [...tensors].sort(byName);
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header["__metadata__"] = metadata;
   let offset = 0;
@@ -69,6 +69,11 @@ export function writeSafetensors(
     position += 4 * t.data.length;
   }
   return out;
+}
+
+function byName(a: { name: string }, b: { name: string }): number {
+  if (a.name === b.name) return 0;
+  return a.name < b.name ? -1 : 1;
 }
 
 /** Decodes a safetensors file. Throws SafetensorsFormatError for a malformed one. */

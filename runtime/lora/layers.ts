@@ -113,7 +113,7 @@ export class LoraLayer extends Module {
     });
   }
 
-  /** The change this adapter makes to the base weight, in the base weight's layout, scaling included. */
+  /** Computes the change this adapter makes to the base weight, in the base weight's layout, scaling included. */
   deltaWeight(): tf.Tensor {
     return tf.tidy(() => {
       const { A, B } = this.factors;

@@ -43,8 +43,8 @@ export class LoraModel {
   }
 
   /**
-   * The variables to train: every LoRA factor and every saved copy's variable, each once even
-   * when a tie group shares it.
+   * Lists the variables to train: every LoRA factor and every saved copy's variable, each once
+   * even when a tie group shares it.
    */
   trainableVariables(): tf.Variable[] {
     const out = new Set<tf.Variable>();
@@ -61,9 +61,9 @@ export class LoraModel {
   /**
    * Adds each adapter's delta into its base weight, after which forward skips the adapters.
    * Layers of a `shared_adapter` group whose base weight is one tied tensor add their common
-   * delta once. When a tied tensor is also read by a module with another adapter or none (an
-   * `untied` group, or a tied module that is not a target), merging splits it: each adapter's
-   * layers get their own copy, and `unmerge()` ties them again.
+   * delta once. A tied tensor may also be read by a module with another adapter or with none,
+   * as in an `untied` group or when a tied module is not a target. Merging then splits it, so
+   * each adapter's layers get their own copy, and `unmerge()` ties them again.
    */
   merge(): void {
     this.assertLoaded();

@@ -91,7 +91,7 @@ export abstract class Module {
     return found;
   }
 
-  /** Every module of the tree with its dotted name, the root first as `""`, like PyTorch's `named_modules()`. */
+  /** Lists every module of the tree with its dotted name, the root first as `""`, like PyTorch's `named_modules()`. */
   namedModules(prefix = ""): Array<[string, Module]> {
     const out: Array<[string, Module]> = [];
     const seen = new Set<Module>();
@@ -107,7 +107,7 @@ export abstract class Module {
     return out;
   }
 
-  /** Every variable of the tree with its dotted name; a variable shared by two modules is listed once. */
+  /** Lists every variable of the tree with its dotted name. A variable shared by two modules is listed once. */
   namedVariables(): Array<[string, tf.Variable]> {
     const out: Array<[string, tf.Variable]> = [];
     const seen = new Set<tf.Variable>();
@@ -121,7 +121,7 @@ export abstract class Module {
     return out;
   }
 
-  /** The module at a dotted path, or `undefined`; `""` is this module. */
+  /** Finds the module at a dotted path (`""` is this module), or returns `undefined`. */
   findModule(path: string): Module | undefined {
     if (path === "") return this;
     let current: Module | undefined = this;
@@ -132,7 +132,7 @@ export abstract class Module {
     return current;
   }
 
-  /** The parent of the module at `path` and the child's last name segment. */
+  /** Finds the parent of the module at `path` and the child's last name segment. */
   parentOf(path: string): { parent: Module; name: string } | undefined {
     const dot = path.lastIndexOf(".");
     const parent = this.findModule(dot < 0 ? "" : path.slice(0, dot));

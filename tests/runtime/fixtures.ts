@@ -66,7 +66,7 @@ class Block extends Module {
 /**
  * A tiny causal LM laid out like transformers' Llama (`model.embed_tokens`, `model.layers.N`,
  * `lm_head`) with GPT-2 style Conv1D MLPs, so one model has every adaptable kind. With `tied`,
- * `lm_head` holds the very same weight variable as `model.embed_tokens`.
+ * `lm_head` uses the very same weight variable as `model.embed_tokens`.
  */
 export class TinyLM extends Module {
   readonly typeName = "TinyLMForCausalLM";
@@ -118,7 +118,7 @@ export const TINY_GRAPH_MODULES = [
 
 export const TINY_FINGERPRINT = fingerprintModules(TINY_GRAPH_MODULES);
 
-/** A plan target written per SPEC "Plan"; scaling is alpha / r unless given. */
+/** Builds a plan target as SPEC "Plan" lays it out, with scaling alpha / r unless `extra` sets it. */
 export function target(module: string, kind: PlanTarget["kind"], inFeatures: number, outFeatures: number, extra: Partial<PlanTarget> = {}): PlanTarget {
   const r = extra.r ?? 2;
   const alpha = extra.alpha ?? 4;

@@ -10,7 +10,7 @@ function close(a: tf.Tensor, b: tf.Tensor, tolerance: number): boolean {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]! <= tolerance);
 }
 
-/** A loss that reads both tied modules: embeddings in, logits out, weighted by fixed random targets. */
+/** Builds a loss that reads both tied modules: embeddings in, logits out, weighted by fixed random targets. */
 function lossOf(model: TinyLM, weights: tf.Tensor): () => tf.Scalar {
   return () => tf.sum(tf.mul(model.forward(sampleIds()), weights)) as tf.Scalar;
 }
