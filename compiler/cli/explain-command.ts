@@ -5,7 +5,7 @@ import { PeftcError } from "../errors.js";
 import type { GraphModule } from "../graph/types.js";
 import { suggestNames } from "../match/suggest.js";
 import type { PlanAdapter } from "../plan/types.js";
-import { describeReason, layerIndexOf, type ResolvedAdapter } from "../resolve/targets.js";
+import { describeReason, layerIndexFor, type Reason, type ResolvedAdapter } from "../resolve/targets.js";
 import type { TieGroup } from "../resolve/tie-groups.js";
 import type { CliIo, Command } from "./io.js";
 
@@ -62,7 +62,7 @@ function explainAdapter(result: CompileResult, adapter: PlanAdapter, resolved: R
   const planGroup = group ? adapter.tie_groups.find((g) => g.id === group.id) : undefined;
 
   if (target) {
-    if (reason) lines.push(`  targeted: selected by ${describeReason(reason)} (SPEC rule ${ruleOf(reason.field)})`);
+    if (reason) lines.push(`  targeted: selected by ${describeReason(reason)}${howMatched(reason, m.name)}`);
     else if (target.tie) lines.push(`  targeted: added because it is ${target.tie.role === "source" ? "the source" : "a member"} of tie group ${target.tie.group} and ensure_weight_tying is set`);
     if (exclusion && exclusion.field === "exclude_modules") lines.push(`  exclude_modules entry '${exclusion.entry}' matches it, but the tie wins (warning tie-overrides-exclude)`);
     const r = resolved.rank.get(index);
@@ -73,19 +73,22 @@ function explainAdapter(result: CompileResult, adapter: PlanAdapter, resolved: R
     lines.push(`  LoRA parameters: ${target.parameters ?? "unknown"}${target.tie?.role === "member" ? " (shares the source's tensors" + (target.tie.orientation === "transposed" ? ", A and B swapped and transposed)" : ")") : ""}`);
   } else if (saved) {
     const why = resolved.savedReason.get(index);
-    if (why) lines.push(`  saved as a trainable copy: name ends with ${why.field === "task_type" ? `the task_type head '${why.entry}'` : `modules_to_save entry '${why.entry}'`} (SPEC rule 8)`);
+    if (why) lines.push(`  saved as a trainable copy: the name ends with ${why.field === "task_type" ? `the task_type head '${why.entry}'` : `modules_to_save entry '${why.entry}'`}`);
     else if (saved.tie) lines.push(`  saved: shares the trainable copy of tie group ${saved.tie.group} (ensure_weight_tying)`);
-    lines.push("  no LoRA adapter: a saved module is excluded from targeting (SPEC rule 2)");
+    lines.push("  no LoRA adapter: a saved module and everything inside it are never targeted");
   } else if (exclusion) {
-    const field = exclusion.field === "exclude_modules" ? `exclude_modules entry '${exclusion.entry}' (SPEC rule 1)` : `modules_to_save entry '${exclusion.entry}': it is inside a saved module (SPEC rule 2)`;
+    const field =
+      exclusion.field === "exclude_modules"
+        ? `exclude_modules ${spec.exclude_modules?.kind === "regex" ? "regex" : "entry"} '${exclusion.entry}'`
+        : `${exclusion.field === "task_type" ? "the task_type head" : "modules_to_save entry"} '${exclusion.entry}': it is a saved module or inside one`;
     lines.push(`  excluded by ${field}`);
   } else if (resolved.layerFiltered.includes(index)) {
-    const layer = layerIndexOf(m.name, null);
-    lines.push(`  not targeted: its name matches target_modules, but its layer index (${layer ?? "none found"}) is not in layers_to_transform ${JSON.stringify(spec.layers_to_transform)} (SPEC rule 4)`);
+    const layer = layerIndexFor(spec, m.name, result.spec.file);
+    lines.push(`  not targeted: its name matches target_modules, but its layer index (${layer ?? "none found"}) is not in layers_to_transform ${JSON.stringify(spec.layers_to_transform)}`);
   } else if (spec.target_modules?.kind === "all-linear" && m.name === graph.output_embeddings) {
-    lines.push("  not targeted: all-linear leaves out the output embedding (SPEC rule 3)");
+    lines.push("  not targeted: all-linear leaves out the output embedding");
   } else {
-    lines.push(`  not targeted: no target_modules entry matches it (SPEC rules 3-5)`);
+    lines.push(`  not targeted: ${whyUnmatched(spec, resolved)}`);
   }
 
   if (group) {
@@ -102,14 +105,26 @@ function explainAdapter(result: CompileResult, adapter: PlanAdapter, resolved: R
   return lines;
 }
 
-function ruleOf(field: string): string {
-  switch (field) {
-    case "all-linear":
-      return "3";
-    case "default_target_modules":
-      return "5";
+/** How a selector matched a name, in the words of PEFT's rule. */
+function howMatched(reason: Reason, name: string): string {
+  if (reason.field === "all-linear") return " (every Linear and Conv1D layer but the output embedding)";
+  if (reason.entry === name) return " (the full name)";
+  if (name.endsWith("." + reason.entry)) return ` (the name ends with '.${reason.entry}')`;
+  return " (the regex or glob matches the whole name)";
+}
+
+function whyUnmatched(spec: ResolvedAdapter["adapter"], resolved: ResolvedAdapter): string {
+  const t = spec.target_modules;
+  if (t === null) return `no entry of PEFT's default target_modules ${JSON.stringify(resolved.defaultTargets)} is the name or its last dotted part`;
+  switch (t.kind) {
+    case "list":
+      return `no target_modules entry equals the name or a dotted suffix of it (PEFT compares list entries as plain names)`;
+    case "regex":
+      return `target_modules regex '${t.pattern}' does not match the whole name`;
+    case "glob":
+      return `no target_modules glob matches the name`;
     default:
-      return "3/4";
+      return "all-linear takes only Linear and Conv1D layers";
   }
 }
 

@@ -5,6 +5,8 @@ import { processIo, type CliIo } from "./io.js";
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.usage.length));
   const lines = commands.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`);
+  // `train` runs in the TensorFlow.js runtime; bin/peftc.js dispatches it there.
+  lines.push(`  ${"train --plan PLAN --model DIR ...".padEnd(width)}  fine-tune a plan's adapter with the TensorFlow.js runtime`);
   return ["Usage: peftc <command> [options]", "", "Commands:", ...lines, "", "Run `peftc <command> --help` for a command's options."].join("\n") + "\n";
 }
 

@@ -94,6 +94,12 @@ export function layerIndexOf(name: string, layerPatterns: NameMatcherWithGroup[]
   return null;
 }
 
+/** The layer index PEFT reads from `name` for this adapter's layers_pattern, or null. */
+export function layerIndexFor(adapter: AdapterSpec, name: string, file: string): number | null {
+  const patterns = adapter.layers_pattern !== null ? adapter.layers_pattern.map((p, i) => compileLayerPattern(p, adapter, file, i)) : null;
+  return layerIndexOf(name, patterns);
+}
+
 /** Lazy: the first dotted segment followed by a numeric segment, as PEFT's `.*?\.[^.]*\.(\d+)\.`. */
 const DEFAULT_LAYER_REGEX = /^.*?\.[^.]*\.(\d+)\./;
 
