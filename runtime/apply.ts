@@ -221,7 +221,9 @@ function savedModules(model: Module, adapter: PlanAdapter, groups: Map<string, P
         memo.set(weightOf(original), weightOf(sourceCopy));
       }
     }
-    savedCopies.set(saved.module, new SavedModule(original, cloneModule(original, memo)));
+    const copy = cloneModule(original, memo);
+    for (const [, module] of copy.namedModules()) if (module instanceof Embedding) module.trainsWeight = true;
+    savedCopies.set(saved.module, new SavedModule(original, copy));
   }
   return new Map((adapter.modules_to_save ?? []).map((m) => [m.module, savedCopies.get(m.module)!]));
 }

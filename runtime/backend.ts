@@ -5,6 +5,7 @@ import "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import { existsSync, readdirSync } from "node:fs";
+import { lookupRows } from "./nn/layers.js";
 
 export type BackendPreference = "auto" | "gpu" | "wasm" | "cpu";
 
@@ -28,9 +29,9 @@ export interface BackendChoice {
  * `@tensorflow/tfjs-node-gpu` when it is installed and the machine shows an NVIDIA GPU, else
  * the wasm backend when it passes a probe for the options' purpose, else the plain JavaScript
  * `cpu` backend. wasm comes first among CPU backends because it ran a 64x512 · 512x512 matMul
- * about twice as fast as `cpu` (tfjs 4.22, Node 20, 2 AMD EPYC cores). The probe matters:
- * tfjs 4.22's wasm backend has no UnsortedSegmentSum kernel, which the gradient of an
- * embedding lookup needs, so for training `auto` ends on `cpu` there.
+ * about twice as fast as `cpu` (tfjs 4.22, Node 20, 2 AMD EPYC cores). The probe guards
+ * against missing kernels. tfjs 4.22's wasm backend has no UnsortedSegmentSum, the gradient
+ * kernel of tf.gather, which is why trained embedding lookups go through `lookupRows`.
  */
 export async function initBackend(preference: BackendPreference = "auto", options: BackendOptions = {}): Promise<BackendChoice> {
   const probe = options.purpose === "inference" ? inferenceProbe : trainingProbe;
@@ -92,9 +93,9 @@ async function tryBackend(name: string, probe: () => void): Promise<string | nul
 }
 
 /**
- * Computes gradients through the ops the LoRA layers use (matMul both ways, gather from a
- * transposed matrix, dropout, reshape) so a backend lacking one of their gradient kernels is
- * caught here rather than in the middle of training.
+ * Computes gradients through the ops the LoRA layers and saved copies use (matMul both ways, a
+ * differentiable row lookup in a transposed matrix, dropout, reshape), so a backend lacking one
+ * of their gradient kernels is caught here rather than in the middle of training.
  */
 function trainingProbe(): void {
   tf.tidy(() => {
@@ -102,7 +103,7 @@ function trainingProbe(): void {
     const b = tf.variable(tf.ones([4, 2]));
     const { grads } = tf.variableGrads(() => {
       const ids = tf.tensor2d([[0, 2]], [1, 2], "int32");
-      const looked = tf.gather(tf.transpose(a), ids);
+      const looked = lookupRows(tf.transpose(a), ids, true);
       const x = tf.dropout(tf.reshape(looked, [2, 2]), 0.5, undefined, 1);
       const y = tf.matMul(x, b, false, true);
       return tf.sum(tf.square(y)) as tf.Scalar;

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { Rng } from "../random.js";
-import { Conv1D, Embedding, Linear, alongLastAxis } from "../nn/layers.js";
+import { Conv1D, Embedding, Linear, alongLastAxis, lookupRows } from "../nn/layers.js";
 import { Module, type ModuleDescription } from "../nn/module.js";
 
 /**
@@ -100,7 +100,7 @@ export class LoraLayer extends Module {
     const { A, B } = this.factors;
     if (this.base instanceof Embedding) {
       // PEFT's LoRA Embedding looks ids up in Aᵀ and applies no dropout.
-      const afterA = tf.gather(tf.transpose(A), tf.cast(x, "int32"));
+      const afterA = lookupRows(tf.transpose(A), x, true);
       return alongLastAxis(afterA, (h) => tf.matMul(h, B as tf.Tensor2D, false, true));
     }
     const input = this.training && this.settings.dropout > 0 ? tf.dropout(x, this.settings.dropout, undefined, this.dropoutRng?.nextSeed()) : x;

@@ -1,2 +1,2 @@
 export { Container, Module, ModuleList, Sequential, type ModuleDescription } from "./module.js";
-export { Conv1D, Embedding, LayerNorm, Linear, RMSNorm, type LayerOptions } from "./layers.js";
+export { Conv1D, Embedding, LayerNorm, Linear, RMSNorm, lookupRows, type LayerOptions } from "./layers.js";

@@ -84,10 +84,33 @@ export class Conv1D extends Module {
   }
 }
 
+/**
+ * Looks up rows of `table` [rows, dim] by integer ids, returning [...ids.shape, dim].
+ *
+ * With `differentiable`, the lookup must let gradients reach `table`. tf.gather's gradient needs
+ * the UnsortedSegmentSum kernel, which tfjs 4.22's wasm backend lacks, so on a backend without
+ * it the lookup becomes a one-hot matrix product. That gives the same rows but costs
+ * ids × rows × dim multiplications.
+ */
+export function lookupRows(table: tf.Tensor, ids: tf.Tensor, differentiable = false): tf.Tensor {
+  const indices = tf.cast(ids, "int32");
+  if (!differentiable || tf.getKernel("UnsortedSegmentSum", tf.getBackend()) !== undefined) return tf.gather(table, indices);
+  const [rows, dim] = table.shape as [number, number];
+  // The one-hot matrix is built as int32 and cast: tfjs 4.22's wasm OneHot kernel writes int32
+  // data even when asked for float32, and the product then reads integer bits as floats.
+  const oneHot = tf.cast(tf.oneHot(tf.reshape(indices, [-1]), rows), table.dtype);
+  return tf.reshape(tf.matMul(oneHot, table), [...indices.shape, dim]);
+}
+
 /** PyTorch's `nn.Embedding`: `weight` [num_embeddings, embedding_dim], looked up by int32 ids. */
 export class Embedding extends Module {
   readonly typeName = "Embedding";
   weight: tf.Variable;
+  /**
+   * Set when `weight` is trained (a saved module's copy), so lookups stay differentiable on
+   * backends that lack gather's gradient kernel. Default: false.
+   */
+  trainsWeight = false;
 
   constructor(readonly numEmbeddings: number, readonly embeddingDim: number, options: LayerOptions = {}) {
     super();
@@ -96,7 +119,7 @@ export class Embedding extends Module {
   }
 
   forward(ids: tf.Tensor): tf.Tensor {
-    return tf.gather(this.weight, tf.cast(ids, "int32"));
+    return lookupRows(this.weight, ids, this.trainsWeight);
   }
 
   override describe(): Omit<ModuleDescription, "name"> {

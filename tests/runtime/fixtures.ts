@@ -2,11 +2,12 @@ import * as tf from "@tensorflow/tfjs-core";
 import { fingerprintModules } from "../../compiler/graph/fingerprint.js";
 import type { Plan, PlanTarget } from "../../compiler/plan/types.js";
 import { Conv1D, Container, Embedding, Linear, Module, ModuleList, RMSNorm } from "../../runtime/nn/index.js";
-import { initBackend } from "../../runtime/backend.js";
+import { initBackend, type BackendPreference } from "../../runtime/backend.js";
 import { Rng } from "../../runtime/random.js";
 
-// Tests run on the JavaScript cpu backend: its kernels are the reference, whatever the machine.
-await initBackend("cpu");
+// Tests run on the JavaScript cpu backend unless PEFTC_TEST_BACKEND names another one
+// (`wasm`, `gpu`), so the same checks can be repeated on each backend.
+await initBackend((process.env["PEFTC_TEST_BACKEND"] ?? "cpu") as BackendPreference);
 
 export const VOCAB = 11;
 export const HIDDEN = 6;
