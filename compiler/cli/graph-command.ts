@@ -36,7 +36,7 @@ export const GRAPH_KEY_ORDER = [
   "bias",
 ];
 
-/** The graph as canonical JSON: fixed key order, two-space indent, final newline. */
+/** Serializes a graph as canonical JSON: fixed key order, two-space indent, final newline. */
 export function graphToJson(graph: Graph): string {
   return canonicalJson(graph, GRAPH_KEY_ORDER);
 }

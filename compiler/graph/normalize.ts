@@ -1,21 +1,24 @@
 import { PeftcError } from "../errors.js";
 import type { Graph, GraphModule } from "./types.js";
 
-/** Where a module list came from, for error messages. */
+/** Source file of a module list, named in error messages. */
 export interface NormalizeSource {
   file?: string;
 }
 
 interface TrieNode {
+  name: string;
   module: GraphModule | null;
-  children: Map<string, TrieNode>;
+  /** Children in first-appearance order, and the same nodes by segment for lookup. */
+  children: TrieNode[];
+  bySegment: Map<string, TrieNode> | null;
 }
 
 /**
  * Orders `modules` the way PyTorch's `named_modules()` lists them: a pre-order walk in which every
  * module comes right before its descendants and siblings keep the order of their first appearance.
- * Each missing dotted prefix is inserted as a container of type `Module` (ModuleList when
- * `impliedType` says so). Runs in time linear in the total length of the names.
+ * Each missing dotted prefix is inserted as a container of type `Module` (or the type
+ * `impliedType` returns). Runs in time linear in the total length of the names.
  *
  * Throws `duplicate-module` when a name is listed twice and `invalid-module-name` for an empty name
  * or an empty dotted segment.
@@ -25,7 +28,7 @@ export function normalizeModules(
   source: NormalizeSource = {},
   impliedType: (name: string, childNames: string[]) => string = () => "Module",
 ): GraphModule[] {
-  const root: TrieNode = { module: null, children: new Map() };
+  const root: TrieNode = { name: "", module: null, children: [], bySegment: null };
   for (const m of modules) {
     if (m.name === "" || m.name.startsWith(".") || m.name.endsWith(".") || m.name.includes("..")) {
       throw new PeftcError(
@@ -35,13 +38,20 @@ export function normalizeModules(
       );
     }
     let node = root;
-    for (const segment of m.name.split(".")) {
-      let child = node.children.get(segment);
+    let start = 0;
+    while (start <= m.name.length) {
+      let end = m.name.indexOf(".", start);
+      if (end < 0) end = m.name.length;
+      const segment = m.name.slice(start, end);
+      if (node.bySegment === null) node.bySegment = new Map();
+      let child = node.bySegment.get(segment);
       if (child === undefined) {
-        child = { module: null, children: new Map() };
-        node.children.set(segment, child);
+        child = { name: m.name.slice(0, end), module: null, children: [], bySegment: null };
+        node.bySegment.set(segment, child);
+        node.children.push(child);
       }
       node = child;
+      start = end + 1;
     }
     if (node.module !== null) {
       throw new PeftcError("duplicate-module", `module '${m.name}' is listed twice; keep one entry per module`, source);
@@ -51,19 +61,12 @@ export function normalizeModules(
 
   const out: GraphModule[] = [];
   // Iterative pre-order walk: models can nest deeper than the call stack allows for recursion.
-  const stack: Array<[string, TrieNode]> = [];
-  const pushChildren = (prefix: string, node: TrieNode): void => {
-    const entries = [...node.children.entries()];
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const [segment, child] = entries[i]!;
-      stack.push([prefix === "" ? segment : `${prefix}.${segment}`, child]);
-    }
-  };
-  pushChildren("", root);
+  const stack: TrieNode[] = [];
+  for (let i = root.children.length - 1; i >= 0; i--) stack.push(root.children[i]!);
   while (stack.length > 0) {
-    const [name, node] = stack.pop()!;
-    out.push(node.module ?? { name, type: impliedType(name, [...node.children.keys()]) });
-    pushChildren(name, node);
+    const node = stack.pop()!;
+    out.push(node.module ?? { name: node.name, type: impliedType(node.name, node.bySegment === null ? [] : [...node.bySegment.keys()]) });
+    for (let i = node.children.length - 1; i >= 0; i--) stack.push(node.children[i]!);
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import type { Graph, GraphModule, TiedWeightsKeys } from "./types.js";
 
-/** Container classes that own no parameters unless the graph says otherwise. */
+/** Container classes that own no parameters unless the graph gives a count. */
 const CONTAINER_TYPES = new Set(["Module", "ModuleList", "ModuleDict", "Sequential"]);
 
 const known = (v: number | null | undefined): v is number => typeof v === "number";
@@ -49,8 +49,9 @@ export function biasSize(m: GraphModule): number | null {
 
 /**
  * Parameters the module owns directly, children excluded: the weight and bias of a Linear, Conv1D,
- * Embedding or Conv layer. Any other type uses the `parameters` field the importer or graph file
- * gave (norms, modules with loose parameters); a container without it owns 0; anything else is null.
+ * Embedding or Conv layer. Any other type (norms, modules with loose parameters) uses the
+ * `parameters` field of the module. A container without that field owns 0, and any other module
+ * without it is unknown (null).
  */
 export function ownParameters(m: GraphModule): number | null {
   const weight = weightSize(m);
@@ -94,33 +95,42 @@ function* tiedPairs(keys: TiedWeightsKeys | null | undefined, prefix: string): G
  */
 export function countGraphParameters(graph: Graph): number | null {
   let total = 0;
-  const byName = new Map<string, GraphModule>();
   for (const m of graph.modules) {
     const own = ownParameters(m);
     if (own === null) return null;
     total += own;
-    byName.set(m.name, m);
   }
   if (graph.config?.["tie_word_embeddings"] === false) return total;
 
-  const counted = new Set<string>();
   const pairs: Array<[string, string | null]> = [...tiedPairs(graph.tied_weights_keys, "")];
   for (const [prefix, keys] of Object.entries(graph.module_tied_weights_keys ?? {})) pairs.push(...tiedPairs(keys, prefix));
+  if (pairs.length === 0) return total;
+
+  // Only the modules named by a tie are looked up, so large graphs build no full name index.
+  const owner = (parameter: string): string => parameter.slice(0, Math.max(0, parameter.lastIndexOf(".")));
+  const wanted = new Set<string>();
+  for (const [target, source] of pairs) {
+    wanted.add(owner(target));
+    if (source !== null) wanted.add(owner(source));
+  }
+  const byName = new Map<string, GraphModule>();
+  for (const m of graph.modules) if (wanted.has(m.name)) byName.set(m.name, m);
+
+  const counted = new Set<string>();
   for (const [target, source] of pairs) {
     if (counted.has(target) || target === source) continue;
     const size = parameterSize(byName, target);
-    // A declared tie whose target the graph does not hold was never counted, so nothing is removed.
+    // A declared tie whose target or source the graph does not hold removes nothing.
     if (size === null) continue;
-    if (source !== null && parameterSize(byName, source) === null && !byName.has(source.slice(0, source.lastIndexOf(".")))) continue;
+    if (source !== null && !byName.has(owner(source))) continue;
     total -= size;
     counted.add(target);
   }
   return total;
 }
 
-/** Returns the graph with `parameters` set on every module and on the graph. */
+/** Sets `parameters` on every module of `graph` (in place) and returns the graph with its total. */
 export function withParameterCounts(graph: Graph): Graph {
-  const modules = graph.modules.map((m) => ({ ...m, parameters: ownParameters(m) }));
-  const counted: Graph = { ...graph, modules };
-  return { ...counted, parameters: countGraphParameters(counted) };
+  for (const m of graph.modules) m.parameters = ownParameters(m);
+  return { ...graph, parameters: countGraphParameters(graph) };
 }

@@ -1,5 +1,5 @@
 /**
- * What peftc knows about each transformers model type: embedding paths, declared tied weights,
+ * Facts about each transformers model type that import needs: embedding paths, declared tied weights,
  * Conv1D-style layers, the config class default of `tie_word_embeddings`, and PEFT's default LoRA
  * targets. Tie declarations use the transformers v5 dict form (target parameter -> source).
  */
@@ -7,7 +7,7 @@ import type { TiedWeightsKeys } from "../graph/types.js";
 import { headKind, type HeadKind } from "./templates.js";
 
 export interface ArchitectureInfo {
-  /** `base_model_prefix` of the model class: the attribute that holds the base model. */
+  /** `base_model_prefix` of the model class: the attribute that contains the base model. */
   basePrefix: string;
   /** Config class default of `tie_word_embeddings` (used when config.json lacks the key). */
   defaultTieWordEmbeddings: boolean;

@@ -60,8 +60,8 @@ function readIndex(path: string): Map<string, string> {
 }
 
 /**
- * Collects tensor names (and shapes where a safetensors header gives them). With an index, the
- * headers of its shards are read when any shard is present; a shard the index names but the
+ * Collects tensor names, and shapes where a safetensors header gives them. With an index, the
+ * headers of its shards are read when any shard is present. A shard that the index names but the
  * directory lacks is an error only when shapes must come from headers (`needShapes`).
  */
 function listWeights(dir: string, needShapes: boolean, stats: ImportStats): WeightListing | null {
@@ -127,7 +127,7 @@ function renameKeys(keys: string[], shapes: Map<string, TensorInfo>, info: Archi
   return [keys.map(rename), renamedShapes];
 }
 
-/** The value of `tie_word_embeddings`, looked up at the top level and then in `text_config`. */
+/** Reads `tie_word_embeddings`, looked up at the top level and then in `text_config`. */
 function readTieWordEmbeddings(config: ModelConfig): boolean | undefined {
   if (typeof config["tie_word_embeddings"] === "boolean") return config["tie_word_embeddings"] as boolean;
   const text = config["text_config"];

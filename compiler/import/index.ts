@@ -71,7 +71,7 @@ function importGraphJson(path: string): Graph {
   return graphFromJson(value, text, path);
 }
 
-/** A lone safetensors file has no config.json: modules and shapes come from its header only. */
+/** Imports a lone safetensors file, which has no config.json, from its header alone. */
 function importSafetensorsFile(path: string, stats: ImportStats): Graph {
   const header = readSafetensorsHeader(path);
   stats.headerBytesRead += header.bytesRead;

@@ -57,20 +57,109 @@ export function lineCol(text: string, offset: number): { line: number; col: numb
   return { line, col: offset - lineStart + 1 };
 }
 
+/**
+ * Offset of the first syntax error in `text`, found by a small JSON scanner. V8's messages carry
+ * a position for some errors only, so the error path scans the text itself.
+ */
+export function jsonErrorOffset(text: string): number {
+  let i = 0;
+  const ws = (): void => {
+    while (i < text.length && (text[i] === " " || text[i] === "\t" || text[i] === "\n" || text[i] === "\r")) i++;
+  };
+  const fail = (): never => {
+    throw i;
+  };
+  const string = (): void => {
+    if (text[i] !== '"') fail();
+    i++;
+    while (i < text.length && text[i] !== '"') {
+      if (text.charCodeAt(i) < 0x20) fail();
+      if (text[i] === "\\") {
+        i++;
+        if (text[i] === "u") {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) fail();
+          i += 4;
+        } else if (!'"\\/bfnrt'.includes(text[i] ?? "x")) fail();
+      }
+      i++;
+    }
+    if (i >= text.length) fail();
+    i++;
+  };
+  const value = (): void => {
+    ws();
+    const ch = text[i];
+    if (ch === "{") {
+      i++;
+      ws();
+      if (text[i] === "}") {
+        i++;
+        return;
+      }
+      for (;;) {
+        ws();
+        string();
+        ws();
+        if (text[i] !== ":") fail();
+        i++;
+        value();
+        ws();
+        if (text[i] === ",") {
+          i++;
+          continue;
+        }
+        if (text[i] === "}") {
+          i++;
+          return;
+        }
+        fail();
+      }
+    }
+    if (ch === "[") {
+      i++;
+      ws();
+      if (text[i] === "]") {
+        i++;
+        return;
+      }
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ",") {
+          i++;
+          continue;
+        }
+        if (text[i] === "]") {
+          i++;
+          return;
+        }
+        fail();
+      }
+    }
+    if (ch === '"') return string();
+    const literal = /^(true|false|null|-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?)/.exec(text.slice(i, i + 400));
+    if (literal === null) fail();
+    i += literal![0].length;
+  };
+  try {
+    value();
+    ws();
+    return i < text.length ? i : -1;
+  } catch (offset) {
+    if (typeof offset === "number") return offset;
+    throw offset;
+  }
+}
+
 /** Parses JSON text; a syntax error becomes an `invalid-json` PeftcError at its line and column. */
 export function parseJson(text: string, path: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    const message = (err as Error).message;
-    let where: { line: number; col: number } | undefined;
-    const lc = /line (\d+) column (\d+)/.exec(message);
-    const pos = /position (\d+)/.exec(message);
-    if (lc) where = { line: Number(lc[1]), col: Number(lc[2]) };
-    else if (pos) where = lineCol(text, Number(pos[1]));
-    else if (/end of JSON input|Unterminated/.test(message)) where = lineCol(text, text.length);
-    const reason = message.replace(/ in JSON at position \d+.*$/, "").replace(/\s*\(line \d+ column \d+\)$/, "");
-    throw new PeftcError("invalid-json", `invalid JSON: ${reason}`, { file: path, ...where });
+    const offset = jsonErrorOffset(text);
+    const where = offset >= 0 ? lineCol(text, offset) : {};
+    const found = offset >= text.length ? "unexpected end of input" : offset >= 0 ? `unexpected ${JSON.stringify(text[offset])}` : (err as Error).message;
+    throw new PeftcError("invalid-json", `invalid JSON: ${found}; fix the syntax at this position`, { file: path, ...where });
   }
 }
 

@@ -13,7 +13,7 @@ export type ModelConfig = Record<string, unknown>;
 /** A template entry: a graph module whose shape fields all come from config.json. */
 export type TemplateModule = GraphModule;
 
-/** What the head of a model class is, read from the class name. */
+/** Kind of head a model class has, read from the class name. */
 export type HeadKind = "causal-lm" | "masked-lm" | "seq-cls" | "token-cls" | "image-cls" | "base" | "encoder";
 
 export function headKind(className: string | undefined): HeadKind {
@@ -210,7 +210,7 @@ function* decoderMlp(c: ModelConfig, l: string, i: number, style: DecoderStyle, 
   yield linear(`${l}.mlp.down_proj`, inter, hidden, bias);
 }
 
-/** A Llama-style decoder stack under `prefix` (`model`, `model.language_model`, or `` for a bare model). */
+/** Generates a Llama-style decoder stack under `prefix` (`model`, `model.language_model`, or `` for a bare model). */
 export function* decoderStack(c: ModelConfig, modelType: string, prefix: string): Generator<GraphModule> {
   const style = isDecoderModelType(modelType) ? DECODER_STYLES[modelType]! : {};
   const p = prefix === "" ? "" : `${prefix}.`;
@@ -494,7 +494,9 @@ function* falcon(c: ModelConfig, head: HeadKind): Generator<GraphModule> {
   const bias = c["bias"] === true;
   const newArch = c["new_decoder_architecture"] === true;
   const kvHeads = newArch ? (configNumber(c, "num_kv_heads") ?? heads) : c["multi_query"] === true ? 1 : heads;
-  const qkvOut = newArch ? (heads + 2 * kvHeads) * headDim : c["multi_query"] === true ? h + 2 * headDim : 3 * h;
+  let qkvOut = 3 * h;
+  if (newArch) qkvOut = (heads + 2 * kvHeads) * headDim;
+  else if (c["multi_query"] === true) qkvOut = h + 2 * headDim;
   const ffn = configNumber(c, "ffn_hidden_size") ?? 4 * h;
   const p = head === "base" ? "" : "transformer.";
   yield embedding(`${p}word_embeddings`, need(c, "vocab_size"), h);
@@ -585,8 +587,8 @@ function* gemma3Multimodal(c: ModelConfig): Generator<GraphModule> {
 }
 
 /**
- * The module template of `modelType` for the model class `className`, or null for a model type
- * this table does not describe. Throws MissingConfigField when config.json lacks a needed size.
+ * Builds the module template of `modelType` for the model class `className`. Returns null for a
+ * model type this table does not describe. Throws MissingConfigField when config.json lacks a needed size.
  */
 export function moduleTemplate(modelType: string, className: string | undefined, config: ModelConfig): GraphModule[] | null {
   const head = headKind(className);

@@ -21,7 +21,7 @@ function graphOf(folder: string): Graph {
 
 function moduleOf(folder: string, name: string): GraphModule {
   const m = graphOf(folder).modules.find((x) => x.name === name);
-  if (m === undefined) throw new assert.Assertion({ message: `${folder}: no module ${name}`, operator: "find" });
+  if (m === undefined) throw new assert.Assertion({ message: `${folder}: no module ${name}`, operator: "find", expects: true, actual: false });
   return m;
 }
 
@@ -211,7 +211,7 @@ test("tie_word_embeddings as read or from the class default", () => {
     assert.is(graphOf(folder).config["tie_word_embeddings"], true, folder);
     assert.ok(graphOf(folder).inferred!.includes("config.tie_word_embeddings"), folder);
   }
-  // An untied model keeps the architecture's declaration; the config says false.
+  // An untied model keeps the architecture's declaration; config.tie_word_embeddings is false.
   assert.equal(graphOf("mistral-devstral-small-2507").tied_weights_keys, { "lm_head.weight": "model.embed_tokens.weight" });
 });
 
@@ -262,12 +262,12 @@ test("parameter totals by hand arithmetic", () => {
   assert.is(graphOf("t5-codet5-small").parameters, 60_506_624 - 28 * 512);
   // bert-base-uncased (with pooler) is 109,482,240, plus a 4-label classifier 768 x 4 + 4.
   assert.is(graphOf("bert-base-uncased-seqcls").parameters, 109_482_240 + 768 * 4 + 4);
-  // OPT-1.3B: embeddings 50272 x 2048 + 2050 x 2048, final norm 2 x 2048, 24 layers of
-  // 4 x (2048^2 + 2048) attention, 2 x 2 x 2048 norms, fc1 2048 x 8192 + 8192, fc2 8192 x 2048 + 2048.
+  // OPT-1.3B has embeddings of 50272 x 2048 and 2050 x 2048 and a final norm of 2 x 2048.
+  // Each of its 24 layers has 4 x (2048^2 + 2048) attention, two norms and fc1/fc2 with biases.
   const optLayer = 4 * (2048 * 2048 + 2048) + 4 * 2048 + (2048 * 8192 + 8192) + (8192 * 2048 + 2048);
   assert.is(graphOf("opt-1.3b").parameters, 50272 * 2048 + 2050 * 2048 + 2 * 2048 + 24 * optLayer);
-  // Mixtral 8x22B: per layer 2 x 6144 x 6144 + 2 x 6144 x 1024 attention, gate 6144 x 8,
-  // 8 experts x 3 x 6144 x 16384, 2 norms; embeddings and head 32000 x 6144 each, final norm.
+  // Each Mixtral 8x22B layer has q/o of 6144 x 6144, k/v of 6144 x 1024, a 6144 x 8 gate,
+  // 8 experts of 3 x 6144 x 16384 and two norms. Embeddings and head are 32000 x 6144 each.
   const mixtralLayer = 2 * 6144 * 6144 + 2 * 6144 * 1024 + 6144 * 8 + 8 * 3 * 6144 * 16384 + 2 * 6144;
   assert.is(graphOf("mixtral-8x22b-wizardlm2").parameters, 56 * mixtralLayer + 2 * 32000 * 6144 + 6144);
   // Unknown shapes give an unknown total.

@@ -21,7 +21,7 @@ function errorCode(fn: () => unknown): { code: string; message: string; file: st
     const d = (err as PeftcError).diagnostic;
     return { code: d.code, message: d.message, file: d.file };
   }
-  throw new assert.Assertion({ message: "expected a PeftcError", operator: "throws" });
+  throw new assert.Assertion({ message: "expected a PeftcError", operator: "throws", expects: true, actual: false });
 }
 
 for (const [file, tensors] of Object.entries(expected)) {
