@@ -17,6 +17,8 @@ export interface ApplyOptions {
    * lists every differing module; without it, only the plan's targets can be compared.
    */
   graph?: { modules: Iterable<{ name: string; type: string }> };
+  /** Path of the plan file, named in error messages when given. */
+  planFile?: string;
 }
 
 const KIND_CLASS = { linear: "Linear", embedding: "Embedding", conv1d_gpt2: "Conv1D" } as const;
@@ -39,11 +41,15 @@ const SUPPORTED_EXTRAS: Record<string, (v: unknown) => boolean> = {
  * runtime lacks), and all problems are reported in one RuntimeInputError.
  */
 export function applyPlan(model: Module, plan: Plan, options: ApplyOptions = {}): LoraModel {
-  checkFormat(plan);
-  checkFingerprint(model, plan, options);
-  const adapter = plan.adapters[0]!;
-  checkAdapter(model, adapter);
-  return inject(model, adapter, new Rng(options.seed));
+  try {
+    checkFormat(plan);
+    checkFingerprint(model, plan, options);
+    checkAdapter(model, plan.adapters[0]!);
+  } catch (err) {
+    if (err instanceof RuntimeInputError && options.planFile !== undefined) err.diagnostic.file = options.planFile;
+    throw err;
+  }
+  return inject(model, plan.adapters[0]!, new Rng(options.seed));
 }
 
 function checkFormat(plan: Plan): void {

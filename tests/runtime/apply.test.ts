@@ -4,9 +4,10 @@ import * as assert from "uvu/assert";
 import type { Plan } from "../../compiler/plan/types.js";
 import { applyPlan } from "../../runtime/apply.js";
 import { RuntimeInputError } from "../../runtime/errors.js";
+import { fingerprintModel, toGraph } from "../../runtime/graph.js";
 import { LoraLayer } from "../../runtime/lora/layers.js";
 import { Embedding, Linear } from "../../runtime/nn/index.js";
-import { HIDDEN, TINY_GRAPH_MODULES, TinyLM, VOCAB, basicPlan, randomize, sampleIds, target, tiedPlan } from "./fixtures.js";
+import { HIDDEN, TINY_FINGERPRINT, TINY_GRAPH_MODULES, TinyLM, VOCAB, basicPlan, randomize, sampleIds, target, tiedPlan } from "./fixtures.js";
 
 function values(t: tf.Tensor): number[] {
   return Array.from(t.dataSync());
@@ -35,6 +36,15 @@ test("fresh adapters leave outputs bit-identical", () => {
     applyPlan(model, plan, { seed: 1 });
     assert.equal(values(model.call(sampleIds())), before);
   }
+});
+
+test("adapted model keeps its fingerprint", () => {
+  const model = new TinyLM();
+  const plan = tiedPlan();
+  plan.adapters[0]!.modules_to_save = [{ module: "score", parameters: 3 * HIDDEN + 3, tie: null }];
+  applyPlan(model, plan, { seed: 1 });
+  assert.is(fingerprintModel(model), TINY_FINGERPRINT);
+  assert.equal(toGraph(model).modules.map((m) => m.name), toGraph(new TinyLM()).modules.map((m) => m.name));
 });
 
 test("initialisation follows PEFT's defaults", () => {
@@ -249,6 +259,13 @@ test("wrong kind and bad values are all reported", () => {
   plan.adapters[0]!.targets[2]!.dropout = 1;
   const err = rejects(() => applyPlan(new TinyLM(), plan), "plan-not-applicable");
   assert.is(err.problems.length, 3, err.message);
+});
+
+test("plan file is named in errors", () => {
+  const plan = basicPlan();
+  plan.model.fingerprint = "sha256:2222";
+  const err = rejects(() => applyPlan(new TinyLM(), plan, { planFile: "plans/tiny.json" }), "fingerprint-mismatch");
+  assert.is(err.diagnostic.file, "plans/tiny.json");
 });
 
 test("other formats and several adapters are refused", () => {

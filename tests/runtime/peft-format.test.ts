@@ -128,6 +128,33 @@ test("tied adapter is written under every key", () => {
   assert.equal(fresh.trainableVariables().map(bits), lora.trainableVariables().map(bits));
 });
 
+test("shared copy is saved under both modules", () => {
+  const plan = tiedPlan();
+  const adapter = plan.adapters[0]!;
+  adapter.targets = adapter.targets.filter((t) => t.tie === null);
+  adapter.modules_to_save = [
+    { module: "model.embed_tokens", parameters: VOCAB * HIDDEN, tie: { group: "model.embed_tokens.weight", role: "source", orientation: "same" } },
+    { module: "lm_head", parameters: 0, tie: { group: "model.embed_tokens.weight", role: "member", orientation: "same" } },
+  ];
+  adapter.tie_groups = [{ id: "model.embed_tokens.weight", source: "model.embed_tokens", members: ["lm_head"], mode: "shared_copy" }];
+  const dir = tempDir();
+  const lora = applyPlan(new TinyLM(), plan, { seed: 1 });
+  randomize(lora.trainableVariables(), 5);
+  saveAdapter(lora, dir);
+  const t = readSafetensors(readFileSync(join(dir, "adapter_model.safetensors"))).tensors;
+  const embed = t.get("base_model.model.model.embed_tokens.weight")!;
+  const head = t.get("base_model.model.lm_head.weight")!;
+  assert.equal(embed.shape, [VOCAB, HIDDEN]);
+  assert.equal(head.shape, [VOCAB, HIDDEN]);
+  assert.equal(Array.from(head.data!), Array.from(embed.data!));
+  const config = JSON.parse(readFileSync(join(dir, "adapter_config.json"), "utf8"));
+  assert.equal(config.modules_to_save, ["model.embed_tokens", "lm_head"]);
+
+  const fresh = applyPlan(new TinyLM(), plan, { seed: 2 });
+  loadAdapter(fresh, dir);
+  assert.equal(fresh.trainableVariables().map(bits), lora.trainableVariables().map(bits));
+});
+
 test("tied keys that disagree are refused", () => {
   const dir = tempDir();
   const lora = applyPlan(new TinyLM(), tiedPlan(), { seed: 1 });
