@@ -577,12 +577,13 @@ function* vit(c: ModelConfig, head: HeadKind): Generator<GraphModule> {
 function* gemma3Multimodal(c: ModelConfig): Generator<GraphModule> {
   const text = (c["text_config"] ?? {}) as ModelConfig;
   const vision = (c["vision_config"] ?? {}) as ModelConfig;
-  yield* decoderStack(text, "gemma3_text", "model.language_model");
+  // Gemma3Model registers the vision tower, then the projector, then the language model.
   yield* siglipVision("model.vision_tower.vision_model", vision);
   const hv = need(vision, "hidden_size");
   // mm_input_projection_weight [Hv, Ht] is a parameter of the projector itself.
   yield owner("model.multi_modal_projector", "Gemma3MultiModalProjector", hv * need(text, "hidden_size"));
   yield norm("model.multi_modal_projector.mm_soft_emb_norm", "RMSNorm", hv, false);
+  yield* decoderStack(text, "gemma3_text", "model.language_model");
   yield linear("lm_head", need(text, "hidden_size"), need(text, "vocab_size"), false);
 }
 

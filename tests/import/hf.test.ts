@@ -300,6 +300,69 @@ test("Llama-3.2-1B config gives its published total", () => {
   }
 });
 
+function importConfig(config: Record<string, unknown>): Graph {
+  const dir = mkdtempSync(join(tmpdir(), "peftc-config-"));
+  try {
+    writeFileSync(join(dir, "config.json"), JSON.stringify(config));
+    return loadGraph(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("BART declares ties on the base model", () => {
+  // Sizes of facebook/bart-base: d_model 768, 6 + 6 layers, FFN 3072, 50265 tokens.
+  const graph = importConfig({
+    architectures: ["BartForConditionalGeneration"],
+    model_type: "bart",
+    d_model: 768,
+    encoder_layers: 6,
+    decoder_layers: 6,
+    encoder_ffn_dim: 3072,
+    decoder_ffn_dim: 3072,
+    max_position_embeddings: 1024,
+    vocab_size: 50265,
+  });
+  assert.equal(graph.tied_weights_keys, { "lm_head.weight": "model.shared.weight" });
+  assert.equal(graph.module_tied_weights_keys, {
+    model: { "encoder.embed_tokens.weight": "shared.weight", "decoder.embed_tokens.weight": "shared.weight" },
+  });
+  assert.is(graph.input_embeddings, "model.shared");
+  // Encoder layers: 4 attention + fc1 + fc2; decoder layers add 4 cross-attention; lm_head.
+  assert.is(graph.modules.filter((m) => m.type === "Linear").length, 6 * 6 + 6 * 10 + 1);
+  // shared, lm_head and both embed_tokens are one tensor; positions are 1026 x 768 per stack.
+  const layerNorms = 2 * 768;
+  const encoderLayer = 4 * (768 * 768 + 768) + (768 * 3072 + 3072) + (3072 * 768 + 768) + 2 * layerNorms;
+  const decoderLayer = encoderLayer + 4 * (768 * 768 + 768) + layerNorms;
+  const expected = 50265 * 768 + 2 * (1026 * 768 + layerNorms) + 6 * encoderLayer + 6 * decoderLayer;
+  assert.is(graph.parameters, expected);
+});
+
+test("Qwen2-MoE config builds experts", () => {
+  const graph = importConfig({
+    architectures: ["Qwen2MoeForCausalLM"],
+    model_type: "qwen2_moe",
+    hidden_size: 64,
+    intermediate_size: 128,
+    moe_intermediate_size: 32,
+    shared_expert_intermediate_size: 96,
+    num_experts: 4,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    num_hidden_layers: 2,
+    vocab_size: 100,
+    mlp_only_layers: [1],
+  });
+  const names = new Set(graph.modules.map((m) => m.name));
+  assert.ok(names.has("model.layers.0.mlp.experts.3.down_proj"));
+  assert.ok(names.has("model.layers.0.mlp.shared_expert_gate"));
+  // Layer 1 is listed in mlp_only_layers, so it has a dense MLP.
+  assert.ok(names.has("model.layers.1.mlp.gate_proj"));
+  assert.not.ok(names.has("model.layers.1.mlp.experts"));
+  assert.is(graph.modules.find((m) => m.name === "model.layers.0.self_attn.k_proj")?.bias, true);
+  assert.is(graph.config["tie_word_embeddings"], false);
+});
+
 test("index names match the fixture files", () => {
   // Guard against a fixture edited by hand: the SOURCES.md list covers every copied file.
   const sources = readFileSync(join(models, "SOURCES.md"), "utf8");
