@@ -199,9 +199,13 @@ export function loadAdapter(lora: LoraModel, dir: string): void {
   }
   if (problems.length > 0) throw collectedError("adapter-file-mismatch", "the adapter weights do not fit the applied plan", problems, weightsPath);
 
+  // Merged weights contain the old deltas, so they are taken out and put back around the update.
+  const wasMerged = lora.merged;
+  if (wasMerged) lora.unmerge();
   for (const [variable, { values }] of valuesByVariable) {
     tf.tidy(() => variable.assign(tf.tensor(values, variable.shape, "float32")));
   }
+  if (wasMerged) lora.merge();
 }
 
 function checkConfig(lora: LoraModel, config: Record<string, unknown>): string[] {

@@ -31,8 +31,12 @@ export class LoraModel {
     this.setEnabled(true);
   }
 
-  /** Runs the model as the base model: adapters are skipped and saved modules use their originals. */
+  /**
+   * Runs the model as the base model: adapters are skipped and saved modules use their
+   * originals. Merged adapters are unmerged first, as PEFT does.
+   */
   disableAdapters(): void {
+    if (this.merged) this.unmerge();
     this.setEnabled(false);
   }
 

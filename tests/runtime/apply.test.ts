@@ -143,6 +143,17 @@ test("disabling restores the base outputs", () => {
   assert.not.equal(values(model.call(sampleIds())), base);
 });
 
+test("disabling a merged model unmerges it", () => {
+  const model = new TinyLM();
+  const base = values(model.call(sampleIds()));
+  const lora = applyPlan(model, basicPlan(), { seed: 6 });
+  randomize(lora.trainableVariables(), 15);
+  lora.merge();
+  lora.disableAdapters();
+  assert.not.ok(lora.merged);
+  values(model.call(sampleIds())).forEach((v, i) => assert.ok(Math.abs(v - base[i]!) < 1e-5, `output ${i}`));
+});
+
 test("unload restores the original modules", () => {
   const model = new TinyLM();
   const q = model.findModule("model.layers.0.self_attn.q_proj");

@@ -8,7 +8,7 @@ import { applyPlan } from "../../runtime/apply.js";
 import { RuntimeInputError } from "../../runtime/errors.js";
 import { adapterConfig, loadAdapter, saveAdapter } from "../../runtime/peft-format.js";
 import { readSafetensors, writeSafetensors } from "../../runtime/safetensors.js";
-import { HIDDEN, TinyLM, VOCAB, basicPlan, randomize, tiedPlan } from "./fixtures.js";
+import { HIDDEN, TinyLM, VOCAB, basicPlan, randomize, sampleIds, tiedPlan } from "./fixtures.js";
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -100,6 +100,21 @@ test("save then load is bit-exact", () => {
   const again = tempDir();
   saveAdapter(fresh, again);
   assert.equal(readFileSync(join(again, "adapter_model.safetensors")), readFileSync(join(dir, "adapter_model.safetensors")));
+});
+
+test("loading into a merged model updates the merge", () => {
+  const dir = tempDir();
+  const source = applyPlan(new TinyLM(), basicPlan(), { seed: 1 });
+  randomize(source.trainableVariables(), 2);
+  saveAdapter(source, dir);
+  const expected = Array.from(source.model.call(sampleIds()).dataSync());
+
+  const target = applyPlan(new TinyLM(), basicPlan(), { seed: 3 });
+  randomize(target.trainableVariables(), 4);
+  target.merge();
+  loadAdapter(target, dir);
+  assert.ok(target.merged);
+  Array.from(target.model.call(sampleIds()).dataSync()).forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) < 1e-4, `output ${i}`));
 });
 
 test("tied adapter is written under every key", () => {
