@@ -271,6 +271,13 @@ export function describeReason(reason: Reason): string {
 
 /** PEFT's LoraConfig checks that concern the plan (raised in its `__post_init__`). */
 function checkConfigCombinations(adapter: AdapterSpec, file: string): void {
+  if (adapter.target_parameters !== null && adapter.target_parameters.length > 0) {
+    throw new PeftcError(
+      "unsupported-feature",
+      "target_parameters (LoRA on bare parameters such as fused MoE expert weights) is not supported by this version of peftc, which plans module targets only; remove it or set it to null",
+      where(adapter, file, ["target_parameters"]),
+    );
+  }
   const t = adapter.target_modules;
   const isString = t !== null && t.kind !== "list";
   if (isString && adapter.layers_to_transform !== null) {

@@ -305,6 +305,11 @@ test("rule 11: a lookahead keeps the vision tower out", () => {
   assert.equal(targetNames(g, adapter({ target_modules: { kind: "regex", pattern: "^(?!.*vision).*q_proj" } })), ["model.language_model.layers.0.q_proj"]);
 });
 
+test("target_parameters is rejected until it is supported", () => {
+  const g = llamaGraph(1);
+  assert.is(codeOf(() => targetNames(g, adapter({ target_modules: { kind: "list", entries: ["q_proj"] }, target_parameters: ["mlp.experts.gate_up_proj"] }))), "unsupported-feature");
+});
+
 test("trainable parameters add up per target", () => {
   const g = llamaGraph(2);
   const plan = compile(g, adapter({ target_modules: { kind: "list", entries: ["q_proj", "down_proj"] }, r: 2 })).plan;
