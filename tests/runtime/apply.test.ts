@@ -131,6 +131,22 @@ test("merging an untied group splits the shared weight", () => {
   assert.ok(maxAbsDiff(unmerged, model.call(sampleIds())) < 1e-5);
 });
 
+test("merge leaves a tied non-target intact", () => {
+  const model = new TinyLM();
+  const plan = basicPlan();
+  plan.adapters[0]!.targets = [target("model.embed_tokens", "embedding", VOCAB, HIDDEN)];
+  const lora = applyPlan(model, plan, { seed: 4 });
+  randomize(lora.trainableVariables(), 16);
+  const head = model.lm_head;
+  const headWeight = values(head.weight);
+  const unmerged = model.call(sampleIds());
+  lora.merge();
+  assert.equal(values(head.weight), headWeight, "lm_head keeps the unmerged tensor");
+  assert.ok(maxAbsDiff(unmerged, model.call(sampleIds())) < 1e-4);
+  lora.unmerge();
+  assert.is((model.findModule("model.embed_tokens") as LoraLayer).base.weight, head.weight, "unmerge ties them again");
+});
+
 test("disabling restores the base outputs", () => {
   const model = new TinyLM();
   const base = values(model.call(sampleIds()));
