@@ -93,9 +93,9 @@ async function tryBackend(name: string, probe: () => void): Promise<string | nul
 }
 
 /**
- * Computes gradients through the ops the LoRA layers and saved copies use (matMul both ways, a
- * differentiable row lookup in a transposed matrix, dropout, reshape), so a backend lacking one
- * of their gradient kernels is caught here rather than in the middle of training.
+ * Computes gradients through the ops the LoRA layers and saved copies use: matMul both ways, a
+ * differentiable row lookup in a transposed matrix, dropout and reshape. A backend that lacks
+ * one of their gradient kernels then fails here rather than in the middle of training.
  */
 function trainingProbe(): void {
   tf.tidy(() => {

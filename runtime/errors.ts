@@ -22,9 +22,9 @@ const LISTED_PROBLEMS = 20;
 
 /** Builds one error that names every problem: `summary: p1; p2; ...` (the first 20, then a count). */
 export function collectedError(code: string, summary: string, problems: string[], file?: string): RuntimeInputError {
-  const shown = problems.slice(0, LISTED_PROBLEMS);
-  const rest = problems.length - shown.length;
-  const tail = rest > 0 ? `; and ${rest} more` : "";
+  const listed = problems.slice(0, LISTED_PROBLEMS);
+  const unlisted = problems.length - listed.length;
+  const tail = unlisted > 0 ? `; and ${unlisted} more` : "";
   const options = file === undefined ? { problems } : { problems, file };
-  return new RuntimeInputError(code, `${summary}: ${shown.join("; ")}${tail}`, options);
+  return new RuntimeInputError(code, `${summary}: ${listed.join("; ")}${tail}`, options);
 }

@@ -62,7 +62,7 @@ export function toGraph(model: Module, options: GraphOptions = {}): RuntimeGraph
   return graph;
 }
 
-/** The plan fingerprint of a module tree: the compiler's algorithm over `toGraph(model).modules`. */
+/** Computes a module tree's plan fingerprint: the compiler's algorithm over `toGraph(model).modules`. */
 export function fingerprintModel(model: Module): string {
   return fingerprintModules(toGraph(model).modules);
 }

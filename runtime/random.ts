@@ -9,7 +9,7 @@ export class Rng {
     this.state = seed >>> 0;
   }
 
-  /** A uniform float in [0, 1). */
+  /** Draws a uniform float in [0, 1). */
   next(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;
     let t = this.state;
@@ -18,7 +18,7 @@ export class Rng {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 
-  /** A 31-bit integer, e.g. a seed for tfjs ops that take one. */
+  /** Draws a 31-bit integer, e.g. a seed for tfjs ops that take one. */
   nextSeed(): number {
     return Math.floor(this.next() * 2 ** 31);
   }

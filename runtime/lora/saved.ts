@@ -41,8 +41,8 @@ export class SavedModule extends Module {
 /**
  * Deep-copies a module tree: every tf.Variable reached from the module's own fields and child
  * modules gets a fresh variable with the same values, and anything else is shared. `memo` maps
- * originals to their copies, so a variable or module reached twice is copied once; entries put
- * in it beforehand are used as they are. That is how a tied member's copy reuses its source's
+ * originals to their copies, so a variable or module reached twice is copied once. Entries put
+ * in it beforehand are used as they are, which is how a tied member's copy reuses its source's
  * copied weight.
  */
 export function cloneModule<M extends Module>(module: M, memo: Map<unknown, unknown> = new Map()): M {
