@@ -110,8 +110,8 @@ export function adapterConfig(lora: LoraModel, options: SaveOptions = {}): Recor
 
   const r = layers.length > 0 ? mostCommon(layers.map(([, l]) => l.settings.r)) : 8;
   const alpha = layers.length > 0 ? mostCommon(layers.map(([, l]) => l.settings.alpha)) : 8;
-  // NOTE: full-name pattern keys match under PEFT's current rule `(.*\.)?(K)$`. PEFT releases
-  // that used `.*\.K$` need a segment before K, so they miss keys for top-level names.
+  // NOTE: full-name pattern keys match under PEFT's current rule `(.*\.)?(K)$`. Older PEFT
+  // releases used `.*\.K$`, which needs a segment before K, so they match no full-name key.
   const rankPattern: Record<string, number> = {};
   const alphaPattern: Record<string, number> = {};
   for (const [name, layer] of layers) {
