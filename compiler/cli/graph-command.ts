@@ -7,7 +7,7 @@ import { canonicalJson } from "../io/canonical-json.js";
 import { writeFileAtomic } from "../io/atomic.js";
 import type { Command } from "./io.js";
 
-/** Key order of graph documents and their modules; other keys follow alphabetically. */
+/** Key order of a graph document; other keys follow alphabetically. */
 export const GRAPH_KEY_ORDER = [
   "format",
   "model_type",
@@ -21,6 +21,10 @@ export const GRAPH_KEY_ORDER = [
   "inferred",
   "source",
   "modules",
+] as const;
+
+/** Key order of each module in a graph document. */
+export const MODULE_KEY_ORDER = [
   "name",
   "type",
   "in_features",
@@ -34,11 +38,13 @@ export const GRAPH_KEY_ORDER = [
   "embed_dim",
   "num_heads",
   "bias",
-];
+  "parameters",
+  "inferred",
+] as const;
 
 /** Serializes a graph as canonical JSON: fixed key order, two-space indent, final newline. */
 export function graphToJson(graph: Graph): string {
-  return canonicalJson(graph, GRAPH_KEY_ORDER);
+  return canonicalJson(graph, (field) => (field === "modules" ? MODULE_KEY_ORDER : field === "" ? GRAPH_KEY_ORDER : []));
 }
 
 const USAGE = `Usage: peftc graph PATH [-o FILE]

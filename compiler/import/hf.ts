@@ -250,6 +250,7 @@ export function importHfDirectory(dir: string, stats: ImportStats): Graph {
     source: { kind: "hf-directory", files: [...(hasConfig ? ["config.json"] : []), ...(listing?.files ?? [])] },
   };
   if (ties !== null && Object.keys(ties.moduleTiedWeightsKeys).length > 0) graph.module_tied_weights_keys = ties.moduleTiedWeightsKeys;
+  for (const m of graph.modules) if (m.inferred !== undefined && m.inferred.length === 0) delete m.inferred;
   return withParameterCounts(graph);
 }
 

@@ -57,7 +57,17 @@ export function loadGraph(path: string): Graph {
   return loadGraphWithStats(path).graph;
 }
 
+/** Weight files peftc cannot read on their own: their directory (with config.json) imports instead. */
+const OPAQUE_WEIGHT_FILES = /\.(bin|pt|pth|ckpt|gguf|h5|msgpack|onnx)$/i;
+
 function importGraphJson(path: string): Graph {
+  if (OPAQUE_WEIGHT_FILES.test(path)) {
+    throw new PeftcError(
+      "not-a-model",
+      "cannot read model structure from this weight file; pass the model directory that contains it and its config.json, a .safetensors file or a peftc-graph/1 JSON file",
+      { file: path },
+    );
+  }
   const text = readTextFile(path, "graph file");
   const value = parseJson(text, path);
   if (value === null || typeof value !== "object" || Array.isArray(value) || (value as { format?: unknown }).format !== GRAPH_FORMAT) {

@@ -126,6 +126,12 @@ test("schema violations name the field and its position", () => {
   assert.match(diagnosticOf(() => loadGraph(unknown)).message, "'extra'");
 });
 
+test("opaque weight files are not graphs", () => {
+  const d = diagnosticOf(() => loadGraph(write("pytorch_model.bin", "\u0080binary")));
+  assert.is(d.code, "not-a-model");
+  assert.match(d.message, "model directory");
+});
+
 test("other formats are not graphs", () => {
   const d = diagnosticOf(() => loadGraph(write("plan.json", { format: "peftc-plan/1" })));
   assert.is(d.code, "not-a-model");
@@ -182,6 +188,9 @@ test("tie_word_embeddings false counts tied tensors twice", () => {
 test("canonical JSON has a fixed key order", () => {
   assert.is(canonicalJson({ b: 1, a: { d: 2, c: [3, { f: 1, e: 2 }] } }), '{\n  "a": {\n    "c": [\n      3,\n      {\n        "e": 2,\n        "f": 1\n      }\n    ],\n    "d": 2\n  },\n  "b": 1\n}\n');
   assert.is(canonicalJson({ b: 1, a: 2, z: 3 }, ["z", "b"]), '{\n  "z": 3,\n  "b": 1,\n  "a": 2\n}\n');
+  // Per-field orders: objects inside the `items` array use their own list.
+  const perField = (field: string): string[] => (field === "items" ? ["y", "x"] : ["items", "x"]);
+  assert.is(canonicalJson({ x: 1, items: [{ x: 1, y: 2 }] }, perField), '{\n  "items": [\n    {\n      "y": 2,\n      "x": 1\n    }\n  ],\n  "x": 1\n}\n');
 });
 
 function captureIo(cwd: string): CliIo & { out: string[]; err: string[] } {
@@ -197,6 +206,7 @@ test("graph command prints and writes the same canonical JSON", async () => {
   const printed = io.out.join("");
   const parsed = JSON.parse(printed) as Graph;
   assert.equal(Object.keys(parsed).slice(0, 3), ["format", "model_type", "architectures"]);
+  assert.equal(Object.keys(parsed.modules[1]!), ["name", "type", "num_embeddings", "embedding_dim", "parameters"]);
   assert.is(parsed.modules.length, 7);
   assert.is(await graphCommand.run([input, "-o", "out.json"], io), 0);
   assert.is(readFileSync(join(dir, "out.json"), "utf8"), printed);
