@@ -92,13 +92,23 @@ function targetProblems(model: Module, adapter: PlanAdapter): string[] {
       problems.push(`${target.module} is ${module.typeName}, the plan expects ${expectedClass} (kind ${target.kind})`);
       continue;
     }
-    const [inFeatures, outFeatures] = featuresOf(module as AdaptedBase);
+    if (module instanceof LoraLayer || module instanceof SavedModule) {
+      problems.push(`${target.module} is already adapted; unload the applied plan before applying another`);
+      continue;
+    }
+    if (!(module instanceof Linear || module instanceof Embedding || module instanceof Conv1D)) {
+      problems.push(`${target.module} is a custom ${module.typeName} module; the runtime adapts only its own Linear, Embedding and Conv1D classes`);
+      continue;
+    }
+    const [inFeatures, outFeatures] = featuresOf(module);
     if (target.in_features !== inFeatures || target.out_features !== outFeatures) {
       problems.push(`${target.module} has shape ${inFeatures}x${outFeatures}, the plan expects ${target.in_features}x${target.out_features}`);
     }
   }
   for (const saved of adapter.modules_to_save ?? []) {
-    if (saved.module === "" || model.findModule(saved.module) === undefined) problems.push(`missing module ${saved.module} (modules_to_save)`);
+    const module = saved.module === "" ? undefined : model.findModule(saved.module);
+    if (module === undefined) problems.push(`missing module ${saved.module} (modules_to_save)`);
+    else if (module instanceof SavedModule || module instanceof LoraLayer) problems.push(`${saved.module} is already adapted; unload the applied plan before applying another`);
   }
   return problems;
 }

@@ -288,6 +288,16 @@ test("wrong kind and bad values are all reported", () => {
   assert.is(err.problems.length, 3, err.message);
 });
 
+test("applying twice is refused", () => {
+  const model = new TinyLM();
+  const plan = basicPlan();
+  plan.adapters[0]!.modules_to_save = [{ module: "score", parameters: 3 * HIDDEN + 3, tie: null }];
+  applyPlan(model, plan, { seed: 1 });
+  const err = rejects(() => applyPlan(model, plan, { seed: 1 }), "plan-not-applicable");
+  assert.is(err.problems.length, 6, err.message);
+  assert.ok(err.problems.every((p) => p.endsWith("is already adapted; unload the applied plan before applying another")), err.message);
+});
+
 test("plan file is named in errors", () => {
   const plan = basicPlan();
   plan.model.fingerprint = "sha256:2222";
