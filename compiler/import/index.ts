@@ -72,6 +72,9 @@ function importGraphJson(path: string): Graph {
   const value = parseJson(text, path);
   if (value === null || typeof value !== "object" || Array.isArray(value) || (value as { format?: unknown }).format !== GRAPH_FORMAT) {
     const format = (value as { format?: unknown } | null)?.format;
+    if (format === undefined && value !== null && typeof value === "object" && ("model_type" in value || "weight_map" in value)) {
+      throw new PeftcError("not-a-model", "this is a file of a Hugging Face model directory; pass the directory itself", { file: path });
+    }
     throw new PeftcError(
       "not-a-model",
       `not a model graph: ${format === undefined ? "the file has no 'format' field" : `format is ${JSON.stringify(format)}`}; expected "${GRAPH_FORMAT}", a Hugging Face model directory or a .safetensors file`,

@@ -132,6 +132,12 @@ test("opaque weight files are not graphs", () => {
   assert.match(d.message, "model directory");
 });
 
+test("config.json alone points to its directory", () => {
+  const d = diagnosticOf(() => loadGraph(write("config.json", { model_type: "llama" })));
+  assert.is(d.code, "not-a-model");
+  assert.match(d.message, "pass the directory itself");
+});
+
 test("other formats are not graphs", () => {
   const d = diagnosticOf(() => loadGraph(write("plan.json", { format: "peftc-plan/1" })));
   assert.is(d.code, "not-a-model");

@@ -363,6 +363,36 @@ test("Qwen2-MoE config builds experts", () => {
   assert.is(graph.config["tie_word_embeddings"], false);
 });
 
+test("Gemma 3 1B and Qwen3 0.6B configs give published totals", () => {
+  // Published configs of google/gemma-3-1b-it (999,885,952 parameters) and Qwen/Qwen3-0.6B (596,049,920).
+  const gemma = importConfig({
+    architectures: ["Gemma3ForCausalLM"],
+    model_type: "gemma3_text",
+    hidden_size: 1152,
+    intermediate_size: 6912,
+    num_attention_heads: 4,
+    num_key_value_heads: 1,
+    head_dim: 256,
+    num_hidden_layers: 26,
+    vocab_size: 262144,
+  });
+  assert.is(gemma.parameters, 999_885_952);
+  assert.is(gemma.config["tie_word_embeddings"], true);
+  const qwen = importConfig({
+    architectures: ["Qwen3ForCausalLM"],
+    model_type: "qwen3",
+    hidden_size: 1024,
+    intermediate_size: 3072,
+    num_attention_heads: 16,
+    num_key_value_heads: 8,
+    head_dim: 128,
+    num_hidden_layers: 28,
+    vocab_size: 151936,
+    tie_word_embeddings: true,
+  });
+  assert.is(qwen.parameters, 596_049_920);
+});
+
 test("index names match the fixture files", () => {
   // Guard against a fixture edited by hand: the SOURCES.md list covers every copied file.
   const sources = readFileSync(join(models, "SOURCES.md"), "utf8");
