@@ -134,6 +134,9 @@ export const ARCHITECTURES: Record<string, ArchitectureInfo> = {
   },
   t5: {
     // T5 models hold shared/encoder/decoder at the root; there is no wrapping base model.
+    // NOTE: transformers 4 shares one Embedding between `shared` and the stacks even when
+    // tie_word_embeddings is false. The graph follows the rule that false unties every embedding
+    // tie, so for such configs the parameter total counts encoder.embed_tokens separately.
     basePrefix: "",
     defaultTieWordEmbeddings: true,
     inputEmbeddings: "shared",
