@@ -1,4 +1,21 @@
-/** The peftc runtime: applies `peftc-plan/1` plans to TensorFlow.js module trees and moves adapters to and from PEFT's format. */
+/**
+ * The peftc runtime: applies `peftc-plan/1` plans to TensorFlow.js module trees and moves
+ * adapters to and from PEFT's format.
+ *
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { applyPlan, initBackend, saveAdapter } from "peftc/runtime";
+ *
+ * console.error((await initBackend()).summary); // e.g. "backend: wasm (CPU)"
+ * const lora = applyPlan(model, plan, { seed: 0 }); // model: a Module tree, plan: parsed plan JSON
+ * model.train();
+ * const optimizer = tf.train.adam(1e-3);
+ * optimizer.minimize(() => loss(model), false, lora.trainableVariables());
+ * saveAdapter(lora, "out/adapter", { baseModelNameOrPath: "org/model" });
+ * ```
+ *
+ * Call `initBackend()` before training: importing this module also registers tfjs's gradients.
+ */
 export { applyPlan, type ApplyOptions } from "./apply.js";
 export { initBackend, type BackendChoice, type BackendOptions, type BackendPreference } from "./backend.js";
 export { RuntimeInputError } from "./errors.js";
