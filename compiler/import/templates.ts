@@ -27,11 +27,31 @@ export function headKind(className: string | undefined): HeadKind {
   return "base";
 }
 
-/** First of `keys` that config.json sets to a number. */
+/**
+ * Largest size or count taken from config.json. Every number a template reads is a dimension or a
+ * count of layers, heads or experts, and a value past this could only build a template too large
+ * to hold in memory.
+ */
+export const MAX_CONFIG_SIZE = 2 ** 31 - 1;
+
+/**
+ * Most modules a template may list. A config the size of DeepSeek-V3 (61 layers of 256 experts)
+ * lists under 50,000: 61 × 256 × 3 expert projections is 46,848.
+ */
+export const MAX_TEMPLATE_MODULES = 1_000_000;
+
+/**
+ * First of `keys` that config.json sets to a number. Throws InvalidConfigField when that number is
+ * not an integer from 0 to MAX_CONFIG_SIZE, because every number a template reads is a size or a count.
+ */
 export function configNumber(config: ModelConfig, ...keys: string[]): number | undefined {
   for (const key of keys) {
     const v = config[key];
-    if (typeof v === "number" && Number.isFinite(v)) return v;
+    if (typeof v !== "number" || !Number.isFinite(v)) continue;
+    if (!Number.isInteger(v) || v < 0 || v > MAX_CONFIG_SIZE) {
+      throw new InvalidConfigField(key, `config.json sets '${key}' to ${v}, but it must be an integer from 0 to ${MAX_CONFIG_SIZE}`);
+    }
+    return v;
   }
   return undefined;
 }
@@ -46,6 +66,14 @@ function need(config: ModelConfig, ...keys: string[]): number {
 export class MissingConfigField extends Error {
   constructor(readonly field: string) {
     super(`config.json has no '${field}'`);
+  }
+}
+
+/** Raised when config.json sets a size the template cannot use; the importer treats it like a missing one. */
+export class InvalidConfigField extends MissingConfigField {
+  constructor(field: string, message: string) {
+    super(field);
+    this.message = message;
   }
 }
 
@@ -640,5 +668,13 @@ export function moduleTemplate(modelType: string, className: string | undefined,
         return null;
     }
   }
-  return [...modules];
+  const out: GraphModule[] = [];
+  for (const m of modules) {
+    if (out.length === MAX_TEMPLATE_MODULES) {
+      const layers = JSON.stringify(config["num_hidden_layers"] ?? null);
+      throw new InvalidConfigField("num_hidden_layers", `config.json describes more than ${MAX_TEMPLATE_MODULES} modules (num_hidden_layers is ${layers})`);
+    }
+    out.push(m);
+  }
+  return out;
 }
