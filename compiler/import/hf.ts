@@ -3,7 +3,7 @@
  * (`model.safetensors.index.json`, `pytorch_model.bin.index.json`) and/or `*.safetensors` files.
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { PeftcError } from "../errors.js";
 import { moduleListWhenNumbered, normalizeModules } from "../graph/normalize.js";
 import { withParameterCounts } from "../graph/params.js";
@@ -53,6 +53,15 @@ function readIndex(path: string): Map<string, string> {
   for (const [key, shard] of Object.entries(map as Record<string, unknown>)) {
     if (typeof shard !== "string") {
       throw new PeftcError("invalid-index", `weight_map entry '${key}' is not a file name`, { file: path });
+    }
+    // Specs and models may come from strangers (peftc diff in CI), so an index must not make
+    // peftc read files outside the model directory.
+    if (shard === "" || isAbsolute(shard) || shard.split(/[\\/]/).includes("..")) {
+      throw new PeftcError(
+        "invalid-index",
+        `weight_map entry '${key}' names shard ${JSON.stringify(shard)}, which is not a file inside the model directory; shard names must be relative paths without '..'`,
+        { file: path },
+      );
     }
     out.set(key, shard);
   }
