@@ -82,7 +82,7 @@ function scalingOf(adapter: AdapterSpec, r: number, alpha: number): number {
   return adapter.use_rslora ? alpha / Math.sqrt(r) : alpha / r;
 }
 
-function buildAdapter(graph: Graph, resolved: ResolvedAdapter, ties: TieOutcome, subtree: Array<number | null>, file: string): { adapter: PlanAdapter; diagnostics: Diagnostic[] } {
+function buildAdapter(graph: Graph, resolved: ResolvedAdapter, ties: TieOutcome, subtree: () => Array<number | null>, file: string): { adapter: PlanAdapter; diagnostics: Diagnostic[] } {
   const spec = resolved.adapter;
   const modules = graph.modules;
   const diagnostics: Diagnostic[] = [...resolved.diagnostics, ...ties.diagnostics];
@@ -155,7 +155,7 @@ function buildAdapter(graph: Graph, resolved: ResolvedAdapter, ties: TieOutcome,
     .sort((a, b) => a - b)
     .map((i) => {
       const tie: TieRef | null = ties.savedTies.get(i) ?? null;
-      return { module: modules[i]!.name, parameters: tie && tie.role === "member" ? 0 : subtree[i]!, tie };
+      return { module: modules[i]!.name, parameters: tie && tie.role === "member" ? 0 : subtree()[i]!, tie };
     });
 
   const tokens = ties.tokens.map((t) => {
@@ -208,7 +208,9 @@ export interface BuiltPlan {
 /** Builds the plan for resolved adapters of one spec against one graph. */
 export function buildPlan(graph: Graph, resolved: ResolvedAdapter[], file: string): BuiltPlan {
   const groups = tieGroupsOf(graph);
-  const subtree = subtreeParameters(graph);
+  // Subtree totals are needed only for saved modules, and cost a full name index to compute.
+  let subtreeTotals: Array<number | null> | null = null;
+  const subtree = (): Array<number | null> => (subtreeTotals ??= subtreeParameters(graph));
 
   const adapters: PlanAdapter[] = [];
   const diagnostics: Diagnostic[] = [];

@@ -48,6 +48,23 @@ export class SuffixSet {
   }
 }
 
+/**
+ * Finds the index of each of `wanted` among the modules, in one pass that hashes every name
+ * once. When a name is listed twice, the last index wins, as `Map#set` over the list would give.
+ * Cheaper than indexing every name when only a few are looked up: a million-entry Map costs
+ * hundreds of milliseconds and much memory.
+ */
+export function indicesOfNames(modules: ReadonlyArray<{ name: string }>, wanted: Iterable<string>): Map<string, number> {
+  const want = new Set(wanted);
+  const out = new Map<string, number>();
+  if (want.size === 0) return out;
+  for (let i = 0; i < modules.length; i++) {
+    const name = modules[i]!.name;
+    if (want.has(name)) out.set(name, i);
+  }
+  return out;
+}
+
 const REGEX_METACHARACTERS = /[\\^$*+?()[\]{}|]/;
 
 /** True when a list entry contains regex syntax, which PEFT compares as a plain name. */

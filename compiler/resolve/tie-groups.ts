@@ -3,6 +3,7 @@
  * tied-weight declarations and resolved to fully-qualified module names.
  */
 import type { Graph, TiedWeightsKeys } from "../graph/types.js";
+import { indicesOfNames } from "./names.js";
 
 export interface TieGroup {
   /** The shared parameter's fully-qualified name, e.g. `model.embed_tokens.weight`. */
@@ -43,8 +44,9 @@ function declaredEdges(graph: Graph): Array<[string, string]> {
  * input or output embedding is dropped.
  */
 export function tieGroupsOf(graph: Graph): TieGroup[] {
-  const order = new Map<string, number>();
-  graph.modules.forEach((m, i) => order.set(m.name, i));
+  const edges = declaredEdges(graph);
+  // Module order of the tied modules only: a handful of names, looked up in one pass.
+  const order = indicesOfNames(graph.modules, edges.flatMap(([target, source]) => [moduleOfParameter(target), moduleOfParameter(source)]));
   const embeddingTiesOff = graph.config["tie_word_embeddings"] === false;
   const embeddings = new Set([graph.input_embeddings, graph.output_embeddings].filter((x): x is string => typeof x === "string"));
 
@@ -55,7 +57,7 @@ export function tieGroupsOf(graph: Graph): TieGroup[] {
     while (parent.has(root) && parent.get(root) !== root) root = parent.get(root)!;
     return root;
   };
-  for (const [target, source] of declaredEdges(graph)) {
+  for (const [target, source] of edges) {
     const targetModule = moduleOfParameter(target);
     const sourceModule = moduleOfParameter(source);
     if (!order.has(targetModule) || !order.has(sourceModule) || targetModule === sourceModule) continue;

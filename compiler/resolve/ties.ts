@@ -7,6 +7,7 @@ import type { Graph } from "../graph/types.js";
 import type { PlanTieGroup, TieRef } from "../plan/types.js";
 import type { AdapterSpec } from "../spec/types.js";
 import type { ResolvedAdapter } from "./targets.js";
+import { indicesOfNames } from "./names.js";
 import type { TieGroup } from "./tie-groups.js";
 
 export interface TiedTarget {
@@ -86,8 +87,8 @@ function sameIndices(a: number[], b: number[]): boolean {
 
 export function applyTies(graph: Graph, groups: TieGroup[], resolved: ResolvedAdapter, file: string): TieOutcome {
   const adapter = resolved.adapter;
-  const indexOf = new Map<string, number>();
-  graph.modules.forEach((m, i) => indexOf.set(m.name, i));
+  const tiedNames = groups.flatMap((g) => [g.source, ...g.members]);
+  const indexOf = indicesOfNames(graph.modules, graph.input_embeddings ? [...tiedNames, graph.input_embeddings] : tiedNames);
   const targeted = new Set(resolved.targets);
   const saved = new Set(resolved.saved);
   const tokenByModule = tokenRequests(graph, adapter, file, indexOf);
