@@ -107,10 +107,22 @@ export interface NameMatcherWithGroup {
   index(name: string): number | null;
 }
 
+/**
+ * Where the text of the first of `paths` that the spec has starts, so that an error at an offset in
+ * a regex points at that character; the first path's position when the spec cannot say.
+ */
+function patternPosition(adapter: AdapterSpec, ...paths: Array<Array<string | number>>): SourcePos | undefined {
+  for (const path of paths) {
+    const pos = adapter.patternPositionOf?.(path);
+    if (pos !== undefined) return pos;
+  }
+  return adapter.positionOf(paths[0]!);
+}
+
 function compileLayerPattern(pattern: string, adapter: AdapterSpec, file: string, i: number): NameMatcherWithGroup {
   // PEFT: re.match(rf".*?\.{pattern}\.(\d+)\.", key), group 1. The digits group is the last capturing
   // group of the composite, whatever groups the user's fragment has.
-  const site = { file, pos: adapter.positionOf(adapter.layers_pattern!.length === 1 ? ["layers_pattern"] : ["layers_pattern", i]), field: "layers_pattern" };
+  const site = { file, pos: patternPosition(adapter, ["layers_pattern", i], ["layers_pattern"]), field: "layers_pattern" };
   const matcher = compileNameMatcher(pattern, "match", site, ".*?\\.(?:", ")\\.(\\d+)\\.");
   return {
     index(name) {
@@ -141,7 +153,7 @@ export function resolveAdapter(graph: Graph, adapter: AdapterSpec, options: Reso
   const excludeCounts: SelectorCount[] = [];
   const ex = adapter.exclude_modules;
   if (ex !== null && ex.kind === "regex") {
-    const hits = compileNameMatcher(ex.pattern, "fullmatch", { file, pos: adapter.positionOf(["exclude_modules"]), field: "exclude_modules" }).matchAll(names);
+    const hits = compileNameMatcher(ex.pattern, "fullmatch", { file, pos: patternPosition(adapter, ["exclude_modules"]), field: "exclude_modules" }).matchAll(names);
     let count = 0;
     for (let i = 0; i < n; i++) if (hits[i]) (excluded.set(i, { field: "exclude_modules", entry: ex.pattern }), count++);
     excludeCounts.push({ entry: ex.pattern, matched: count });
@@ -168,7 +180,7 @@ export function resolveAdapter(graph: Graph, adapter: AdapterSpec, options: Reso
   // Rule 2: a module to save, and everything inside it, never gets a LoRA adapter.
   saveEntries.forEach((entry, k) => {
     const isHead = k >= userSave.length;
-    const pos = isHead ? adapter.positionOf(["task_type"]) : adapter.positionOf(["modules_to_save", k]);
+    const pos = isHead ? adapter.positionOf(["task_type"]) : patternPosition(adapter, ["modules_to_save", k]);
     const hits = saveExclusionHits(entry, names, { file, pos, field: "modules_to_save" });
     for (let i = 0; i < n; i++) {
       if (hits[i] && !excluded.has(i)) excluded.set(i, { field: isHead ? "task_type" : "modules_to_save", entry });
@@ -333,7 +345,7 @@ function selectTargets(graph: Graph, names: string[], adapter: AdapterSpec, opti
   }
 
   if (t !== null && t.kind === "regex") {
-    const hits = compileNameMatcher(t.pattern, "fullmatch", { file, pos: adapter.positionOf(["target_modules"]), field: "target_modules" }).matchAll(names);
+    const hits = compileNameMatcher(t.pattern, "fullmatch", { file, pos: patternPosition(adapter, ["target_modules"]), field: "target_modules" }).matchAll(names);
     let count = 0;
     for (let i = 0; i < n; i++) if (hits[i]) ((reasons[i] = { field: "target_modules", entry: t.pattern }), count++);
     return { reasons, counts: [{ entry: t.pattern, matched: count }], kind: "regex", defaultTargets: null, layerFiltered };
@@ -452,7 +464,7 @@ function resolvePatterns(adapter: AdapterSpec, file: string, names: string[], ta
     const chosen = new Int32Array(targets.length).fill(-1);
     const counts: SelectorCount[] = [];
     pairs.forEach(([key], k) => {
-      const hits = compileNameMatcher(key, "match", { file, pos: adapter.positionOf([field, key]), field }, "(.*\\.)?(", ")$").matchAll(targetNames);
+      const hits = compileNameMatcher(key, "match", { file, pos: patternPosition(adapter, [field, key]), field }, "(.*\\.)?(", ")$").matchAll(targetNames);
       let count = 0;
       for (let j = 0; j < targets.length; j++) {
         if (!hits[j]) continue;

@@ -56,6 +56,8 @@ class LoadContext {
   constructor(
     readonly source: SourceDoc,
     readonly peftFile: boolean,
+    /** The spec text the offsets of `source` index into. */
+    readonly text: string,
   ) {}
 
   diagnostic(severity: "error" | "warning", code: string, message: string, offset: number | undefined, adapter?: string): void {
@@ -175,11 +177,22 @@ function buildAdapter(ctx: LoadContext, name: string, blocks: Block[]): AdapterS
     const offset = block === undefined ? undefined : offsetOf(block.node, path, doc, "key");
     return offset === undefined ? undefined : positionAt(lines, offset);
   };
+  const patternPositionOf = (path: Path): SourcePos | undefined => {
+    const first = path[0];
+    const block = typeof first === "string" ? owner(first) : undefined;
+    // A path that ends at a mapping key names a pattern written as the key (rank_pattern).
+    const at = path.length > 1 && typeof path[path.length - 1] === "string" ? "key" : "value";
+    let offset = block === undefined ? undefined : offsetOf(block.node, path, doc, at);
+    if (offset === undefined) return undefined;
+    // NOTE: escapes in a double-quoted pattern make later columns drift by the escape's extra characters.
+    if (ctx.text[offset] === '"' || ctx.text[offset] === "'") offset += 1;
+    return positionAt(lines, offset);
+  };
   const keyOrder = (field: string): string[] => {
     const block = owner(field);
     return block === undefined ? [] : mapEntries(mapEntry(block.node, field, doc)!.value, doc).map((e) => e.key);
   };
-  const adapter = normalizeAdapter({ name, fields, keyOrder, positionOf });
+  const adapter = normalizeAdapter({ name, fields, keyOrder, positionOf, patternPositionOf });
   checkCombinations(ctx, adapter, (field) => {
     const block = owner(field);
     return block === undefined ? undefined : offsetOf(block.node, [field], doc, "key");
@@ -258,7 +271,7 @@ export function parseSpec(text: string, file: string): Spec {
 
   const buildErrors: Diagnostic[] = [];
   const values = new ValueBuilder(source, buildErrors).build(root) as Record<string, unknown>;
-  const ctx = new LoadContext(source, hasKey(values, "peft_type"));
+  const ctx = new LoadContext(source, hasKey(values, "peft_type"), text);
   ctx.errors.push(...buildErrors);
   const top: Block = { node: root as Node, values };
 

@@ -10,6 +10,7 @@ export interface AdapterSource {
   /** Keys of a mapping field (rank_pattern, alpha_pattern) in the order written. */
   keyOrder(field: string): string[];
   positionOf(path: Array<string | number>): SourcePos | undefined;
+  patternPositionOf?(path: Array<string | number>): SourcePos | undefined;
 }
 
 function has(fields: Record<string, unknown>, key: string): boolean {
@@ -99,5 +100,6 @@ export function normalizeAdapter(source: AdapterSource): AdapterSpec {
     task_type: value(f, "task_type", null),
     metadata,
     positionOf: source.positionOf,
+    ...(source.patternPositionOf !== undefined ? { patternPositionOf: source.patternPositionOf } : {}),
   };
 }

@@ -53,6 +53,12 @@ export interface AdapterSpec {
    * `["rank_pattern", "q_proj"]`. Returns undefined when unknown (e.g. a default value).
    */
   positionOf(path: Array<string | number>): SourcePos | undefined;
+  /**
+   * Position of the first character of a pattern's text, past an opening quote: the string value of
+   * `["exclude_modules"]`, the element of `["target_modules", 2]`, or the key of
+   * `["rank_pattern", "q_proj"]`. Errors inside a regex add their offset to it.
+   */
+  patternPositionOf?(path: Array<string | number>): SourcePos | undefined;
 }
 
 export interface Spec {
