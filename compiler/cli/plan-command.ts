@@ -99,13 +99,16 @@ async function runPlan(args: string[], io: CliIo): Promise<number> {
   }
 
   const result = compileSpecFile(positionals[0]!, values.model !== undefined ? { model: values.model } : {});
-  if (values.quiet) {
-    for (const d of result.diagnostics) io.stderr.write(planSummary({ ...result.plan, adapters: [] }, [d]));
-  } else {
-    io.stderr.write(planSummary(result.plan, result.diagnostics));
-  }
+  const printSummary = (): void => {
+    if (values.quiet) {
+      for (const d of result.diagnostics) io.stderr.write(planSummary({ ...result.plan, adapters: [] }, [d]));
+    } else {
+      io.stderr.write(planSummary(result.plan, result.diagnostics));
+    }
+  };
 
   if (values.check !== undefined) {
+    printSummary();
     const committed = loadPlan(values.check);
     const diff = diffPlans(committed, result.plan);
     if (diffIsEmpty(diff) && canonicalJson(committed) === canonicalJson(result.plan)) {
@@ -118,8 +121,10 @@ async function runPlan(args: string[], io: CliIo): Promise<number> {
   }
 
   const text = serialize(result.plan, format);
+  // The summary follows the write, so a failed write prints its error alone.
   if (values.output !== undefined) writeFileAtomic(values.output, text);
-  else io.stdout.write(text);
+  printSummary();
+  if (values.output === undefined) io.stdout.write(text);
   return 0;
 }
 
