@@ -9,7 +9,7 @@ import { ADAPTABLE_TYPES } from "../graph/types.js";
 import type { AdapterSpec, SourcePos } from "../spec/types.js";
 import { compileNameMatcher, type NameMatcher } from "./regex.js";
 import { escapeRegex, looksLikeRegex, SuffixSet } from "./names.js";
-import { compileGlobMatcher } from "./glob.js";
+import { selectGlobMatches } from "./glob.js";
 
 /** Which selector of the spec decided a module's fate; `entry` is the list entry or pattern. */
 export interface Reason {
@@ -353,16 +353,17 @@ function selectTargets(graph: Graph, names: string[], adapter: AdapterSpec, opti
 
   if (t !== null && t.kind === "glob") {
     const counts: SelectorCount[] = [];
-    t.patterns.forEach((pattern, k) => {
-      const pos = adapter.positionOf(t.patterns.length === 1 ? ["target_modules", "glob"] : ["target_modules", "glob", k]);
-      const hits = compileGlobMatcher(pattern, { file, pos, field: "target_modules.glob" }).matchAll(names);
-      let count = 0;
-      for (let i = 0; i < n; i++) {
-        if (!hits[i]) continue;
-        count++;
+    const siteOf = (k: number) => ({
+      file,
+      pos: adapter.positionOf(t.patterns.length === 1 ? ["target_modules", "glob"] : ["target_modules", "glob", k]),
+      field: "target_modules.glob",
+    });
+    selectGlobMatches(t.patterns, names, siteOf).forEach((hits, k) => {
+      const pattern = t.patterns[k]!;
+      for (const i of hits) {
         if (reasons[i] === undefined) reasons[i] = { field: "target_modules", entry: pattern };
       }
-      counts.push({ entry: pattern, matched: count });
+      counts.push({ entry: pattern, matched: hits.length });
     });
     return { reasons, counts, kind: "glob", defaultTargets: null, layerFiltered };
   }
