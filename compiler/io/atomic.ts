@@ -18,6 +18,15 @@ function installSignalCleanup(): void {
   }
 }
 
+/** What to tell the user for the usual reasons a write or rename fails, by errno code. */
+const WRITE_FAILURES: Record<string, string> = {
+  EISDIR: "it is a directory; pass a file path to write the plan to",
+  EACCES: "permission denied; choose a writable path",
+  EPERM: "permission denied; choose a writable path",
+  EROFS: "the file system is read-only; choose a writable path",
+  ENOSPC: "no space left on the device",
+};
+
 /**
  * Writes `data` to `path` through a temp file in the same directory and a rename, so a reader
  * sees either the previous file or the complete new one, never a partial write.
@@ -52,7 +61,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   } catch (err) {
     rmSync(temp, { force: true });
     if (err instanceof PeftcError) throw err;
-    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code !== undefined ? (WRITE_FAILURES[code] ?? code) : (err as Error).message;
     throw new PeftcError("output-write-failed", `cannot write ${path}: ${reason}`, { file: path });
   } finally {
     pendingTemps.delete(temp);
