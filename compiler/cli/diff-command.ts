@@ -137,12 +137,20 @@ function readInput(resolved: string, path: string): string {
 }
 
 function isPlanFile(text: string): boolean {
-  // Only JSON can be a plan; anything else, including broken JSON, goes to the spec compiler, which reports it.
+  // Only JSON can be a plan. A JSON object whose format names any peftc-plan version, or broken JSON
+  // that starts like one, goes to the plan loader, which reports the version or the syntax error as a
+  // plan's; anything else goes to the spec compiler.
   if (!text.trimStart().startsWith("{")) return false;
   try {
     const value = JSON.parse(text) as unknown;
-    return typeof value === "object" && value !== null && (value as { format?: unknown }).format === PLAN_FORMAT;
+    if (typeof value !== "object" || value === null) return false;
+    const format = (value as { format?: unknown }).format;
+    return format === PLAN_FORMAT || (typeof format === "string" && format.startsWith(PLAN_FORMAT_PREFIX));
   } catch {
-    return false;
+    return PLAN_FORMAT_IN_TEXT.test(text.slice(0, 4096));
   }
 }
+
+const PLAN_FORMAT_PREFIX = PLAN_FORMAT.slice(0, PLAN_FORMAT.indexOf("/") + 1);
+/** A `"format": "peftc-plan/..."` entry, as canonical plans have at their start. */
+const PLAN_FORMAT_IN_TEXT = new RegExp(`"format"\\s*:\\s*"${PLAN_FORMAT_PREFIX}`);
