@@ -397,6 +397,7 @@ class Parser {
       return this.parseLook(start, true, d === "!", verbose, depth);
     }
     if (c === "(") {
+      this.checkCondition(start);
       throw this.unsupported("conditional groups (?(id)yes|no) have no JavaScript equivalent", start);
     }
     if (c === ">") {
@@ -405,6 +406,21 @@ class Parser {
     }
     if (FLAG_LETTERS.has(c) || c === "-") return this.parseFlags(start, c, verbose, depth, first);
     throw this.invalid(`unknown extension ?${c}`, start + 1);
+  }
+
+  /** Rejects the condition of `(?(id)...)` as Python does, before the group is reported as unsupported. */
+  private checkCondition(start: number): void {
+    const name = this.readUntil(")", "group name");
+    const nameOffset = start + 3;
+    if (isIdentifier(name)) {
+      if (!this.groupNames.has(name)) throw this.invalid(`unknown group name '${name}'`, nameOffset);
+      return;
+    }
+    if (!/^\d+$/.test(name)) throw this.invalid(`bad character in group name '${name}'`, nameOffset);
+    const index = Number(name);
+    if (index === 0) throw this.invalid("bad group number", nameOffset);
+    // Python checks this once the whole pattern is parsed, so an error later in the pattern wins there.
+    if (index > this.groupCount) throw this.invalid(`invalid group reference ${index}`, nameOffset);
   }
 
   private parsePythonExtension(start: number, verbose: boolean, depth: number): Node {

@@ -4,12 +4,17 @@
  * Users copy patterns from Python PEFT configs, so a pattern means what Python's `re` makes of
  * it: `$` also matches before a final newline, `.` excludes only `\n`, `\d`/`\w`/`\s`/`\b` are
  * Unicode-aware, `(?P<name>...)` and `(?P=name)` name groups, `{,n}` is a repeat. The parser
- * (pyregex-parse.ts) accepts exactly Python's grammar. This file emits a RegExp with the `v`
+ * (pyregex-parse.ts) accepts exactly Python's grammar. This file emits a RegExp with the `u`
  * flag in which every construct is spelled out, so that no JavaScript default leaks in.
+ *
+ * The `v` flag would allow nested classes, but V8 11.3 (Node 20) mishandles it: a negated class
+ * in a lookaround inside a repeated group never matches (`/(?:x(?=[^\n]))+/v.test("xy")` is
+ * false). So a class with `\D`, `\W` or `\S` among other items becomes an alternation or a
+ * lookahead instead.
  */
 import { PeftcError } from "../errors.js";
 import { DEFAULT_TIME_BUDGET, MatchTimeoutError, selectWithDeadline, type TimeBudget } from "./bounded.js";
-import { PatternError, parsePyRegex, type Category, type ClassItem, type Node, type ParsedPattern } from "./pyregex-parse.js";
+import { PatternError, parsePyRegex, widthOf, type Category, type Node, type ParsedPattern } from "./pyregex-parse.js";
 
 /** Python's `re.fullmatch`, `re.match` (anchored at the start) and `re.search`. */
 export type MatchMode = "fullmatch" | "match" | "search";
@@ -65,7 +70,7 @@ const ASCII_WORD = "a-zA-Z0-9_";
 // Feature check: scoped modifiers such as (?i:...) arrived in V8 12.5 (Node 23); Node 20 lacks them.
 const SUPPORTS_MODIFIERS = ((): boolean => {
   try {
-    new RegExp("(?i:a)", "v");
+    new RegExp("(?i:a)", "u");
     return true;
   } catch {
     return false;
@@ -91,18 +96,34 @@ function categoryClass(name: Category, ascii: boolean): string {
   return negated ? `[^${body}]` : `[${body}]`;
 }
 
-function classItem(item: ClassItem, ascii: boolean): string {
-  switch (item.type) {
-    case "char":
-      return escapeCodePoint(item.cp);
-    case "range":
-      return `${escapeCodePoint(item.lo)}-${escapeCodePoint(item.hi)}`;
-    case "category": {
-      const { body, negated } = categoryBody(item.name, ascii);
-      // The v flag allows a nested class, which keeps a negated category such as \D inside [...].
-      return negated ? `[^${body}]` : body;
+/**
+ * Emits a character class. Items go into one JavaScript class, except negated categories
+ * (`\D`, `\W`, `\S`), which JavaScript cannot put inside a class without the `v` flag:
+ * `[a\W]` becomes `(?:[a]|[^W])`, and `[^a\W]` becomes `(?![a])[W]`.
+ */
+function emitClass(node: Extract<Node, { type: "class" }>): string {
+  let plain = "";
+  const negatedBodies: string[] = [];
+  for (const item of node.items) {
+    if (item.type === "char") plain += escapeCodePoint(item.cp);
+    else if (item.type === "range") plain += `${escapeCodePoint(item.lo)}-${escapeCodePoint(item.hi)}`;
+    else {
+      const { body, negated } = categoryBody(item.name, node.ascii);
+      if (negated) negatedBodies.push(body);
+      else plain += body;
     }
   }
+
+  if (negatedBodies.length === 0) return `[${node.negated ? "^" : ""}${plain}]`;
+  if (!node.negated) {
+    const parts = negatedBodies.map((body) => `[^${body}]`);
+    if (plain !== "") parts.unshift(`[${plain}]`);
+    return `(?:${parts.join("|")})`;
+  }
+  // Not in `plain` and not in any negated category: in every category's positive set.
+  const exclude = plain !== "" ? `(?![${plain}])` : "";
+  const last = negatedBodies.pop()!;
+  return `(?:${exclude}${negatedBodies.map((body) => `(?=[${body}])`).join("")}[${last}])`;
 }
 
 /** Translates a parse tree to RegExp source, numbering JavaScript groups as it goes. */
@@ -124,7 +145,7 @@ class Emitter {
       case "any":
         return node.dotAll ? "[^]" : "[^\\n]";
       case "class":
-        return `[${node.negated ? "^" : ""}${node.items.map((item) => classItem(item, node.ascii)).join("")}]`;
+        return emitClass(node);
       case "category":
         return categoryClass(node.name, node.ascii);
       case "anchor":
@@ -138,7 +159,8 @@ class Emitter {
       case "repeat":
         return this.emitRepeat(node);
       case "backref":
-        return `\\${this.groupMap[node.index]}`;
+        // The group keeps a following digit from reading as part of the group number.
+        return `(?:\\${this.groupMap[node.index]})`;
     }
   }
 
@@ -190,7 +212,7 @@ class Emitter {
   // first matches and never backtracks into it, which is exactly `(?>X)`.
   private emitAtomic(emitBody: () => string): string {
     const js = ++this.jsGroups;
-    return `(?=(${emitBody()}))\\${js}`;
+    return `(?:(?=(${emitBody()}))\\${js})`;
   }
 
   private emitRepeat(node: Extract<Node, { type: "repeat" }>): string {
@@ -206,7 +228,7 @@ class Emitter {
 
     const emitQuantified = (): string => {
       const body = this.emit(node.body);
-      const single = ["char", "any", "class", "category", "group", "backref"].includes(node.body.type);
+      const single = ["char", "any", "class", "category", "group"].includes(node.body.type);
       return `${single ? body : `(?:${body})`}${quantifier}`;
     };
     return node.mode === "possessive" ? this.emitAtomic(emitQuantified) : emitQuantified();
@@ -246,6 +268,29 @@ function checkBackreferences(root: Node): void {
   walk(root, []);
 }
 
+/**
+ * Rejects, inside an atomic group or a possessive repeat, a repeat of something that can match
+ * the empty string. Python accepts an empty iteration where JavaScript rejects it and backtracks
+ * for a longer one, so the two engines find different first matches, and atomic grouping keeps
+ * whichever came first: `(a*?x*+)?+` never matches "a" in Python but does in JavaScript.
+ */
+function checkAtomicRepeats(root: Node): void {
+  const walk = (node: Node, atomic: boolean): void => {
+    if (node.type === "repeat") {
+      const inside = atomic || node.mode === "possessive";
+      if (inside && node.max > node.min && widthOf(node.body, new Map()).min === 0) {
+        throw new PatternError("unsupported", "a repeat of something that can match the empty string, inside an atomic group or possessive repeat, has no exact JavaScript equivalent", node.offset);
+      }
+      walk(node.body, inside);
+      return;
+    }
+    if (node.type === "seq") node.items.forEach((item) => walk(item, atomic));
+    else if (node.type === "alt") node.branches.forEach((branch) => walk(branch, atomic));
+    else if ("body" in node) walk(node.body, atomic || node.type === "atomic");
+  };
+  walk(root, false);
+}
+
 /** RegExp source and flags with the meaning of a Python pattern under a match mode. */
 export interface Translation {
   source: string;
@@ -257,9 +302,10 @@ export interface Translation {
 export function translatePyRegex(pattern: string, mode: MatchMode = "fullmatch"): Translation {
   const parsed = parsePyRegex(pattern);
   checkBackreferences(parsed.root);
+  checkAtomicRepeats(parsed.root);
   const ignoreCase = parsed.globalFlags.i;
   const body = new Emitter(ignoreCase).emit(parsed.root);
-  const flags = ignoreCase ? "iv" : "v";
+  const flags = ignoreCase ? "iu" : "u";
   // Without the m flag, JavaScript's ^ and $ match only at the ends of the input.
   if (mode === "fullmatch") return { source: `^(?:${body})$`, flags, parsed };
   if (mode === "match") return { source: `^(?:${body})`, flags, parsed };

@@ -191,7 +191,9 @@ test("variable-width look-behind is invalid", () => {
 
 test("unsupported constructs name their offset", () => {
   const cases: Array<[string, number, string]> = [
-    ["a(?(1)b|c)", 1, "conditional"],
+    ["(a)?(?(1)b|c)", 4, "conditional"],
+    ["(a*?x*+)?+", 8, "empty string"],
+    ["(?>(?:b|)+)", 9, "empty string"],
     ["q_proj|(?i:K_PROJ)", 7, "(?i:...)"],
     ["(?i)q_proj|(?-i:K_PROJ)", 11, "(?-i:...)"],
     ["\\N{EM DASH}", 0, "\\N{...}"],
