@@ -540,6 +540,10 @@ class Parser {
     this.setFlags(added, true);
     this.setFlags(removed, false);
     const ignoreCase = this.flags.i !== saved.i ? this.flags.i : null;
+    if (this.flags.a && this.flags.i && !(saved.a && saved.i)) {
+      // pyregex.ts folds ASCII-only case with explicit classes, which works for the whole pattern only.
+      throw this.unsupported("re.ASCII with re.IGNORECASE in a scoped group is not supported; set (?ai) for the whole pattern", start);
+    }
     const innerVerbose = (verbose || added.has("x")) && !removed.has("x");
     try {
       return this.parseGroupBody(start, null, ignoreCase, innerVerbose, depth);

@@ -14,7 +14,7 @@
  */
 import { PeftcError } from "../errors.js";
 import { DEFAULT_TIME_BUDGET, MatchTimeoutError, selectWithDeadline, type TimeBudget } from "./bounded.js";
-import { PatternError, parsePyRegex, widthOf, type Category, type Node, type ParsedPattern } from "./pyregex-parse.js";
+import { PatternError, parsePyRegex, widthOf, type Category, type ClassItem, type Node, type ParsedPattern } from "./pyregex-parse.js";
 
 /** Python's `re.fullmatch`, `re.match` (anchored at the start) and `re.search`. */
 export type MatchMode = "fullmatch" | "match" | "search";
@@ -126,13 +126,46 @@ function emitClass(node: Extract<Node, { type: "class" }>): string {
   return `(?:${exclude}${negatedBodies.map((body) => `(?=[${body}])`).join("")}[${last}])`;
 }
 
+/** Returns the other case of an ASCII letter, or null for any other code point. */
+function otherAsciiCase(cp: number): number | null {
+  if (cp >= 0x61 && cp <= 0x7a) return cp - 0x20;
+  if (cp >= 0x41 && cp <= 0x5a) return cp + 0x20;
+  return null;
+}
+
+/** Adds the other ASCII case of every letter a class contains. */
+function foldClassItems(node: Extract<Node, { type: "class" }>): Extract<Node, { type: "class" }> {
+  const items: ClassItem[] = [...node.items];
+  for (const item of node.items) {
+    if (item.type === "char") {
+      const other = otherAsciiCase(item.cp);
+      if (other !== null) items.push({ type: "char", cp: other });
+    } else if (item.type === "range") {
+      for (const [from, to, shift] of [[0x61, 0x7a, -0x20], [0x41, 0x5a, 0x20]] as const) {
+        const lo = Math.max(item.lo, from);
+        const hi = Math.min(item.hi, to);
+        if (lo <= hi) items.push({ type: "range", lo: lo + shift, hi: hi + shift });
+      }
+    }
+  }
+  return { ...node, items };
+}
+
 /** Translates a parse tree to RegExp source, numbering JavaScript groups as it goes. */
 class Emitter {
   /** JavaScript group number of each Python group, by Python group number. */
   private readonly groupMap: number[] = [];
   private jsGroups = 0;
 
-  constructor(private ignoreCase: boolean) {}
+  constructor(
+    private ignoreCase: boolean,
+    /**
+     * Whether case is folded for ASCII letters only, as Python does under `(?ai)`. JavaScript's
+     * `i` flag folds all of Unicode (`k` matches the Kelvin sign), so the emitter spells out
+     * `[kK]` instead and the RegExp has no `i` flag.
+     */
+    private readonly asciiFold: boolean,
+  ) {}
 
   emit(node: Node): string {
     switch (node.type) {
@@ -141,11 +174,11 @@ class Emitter {
       case "alt":
         return `(?:${node.branches.map((b) => this.emit(b)).join("|")})`;
       case "char":
-        return escapeCodePoint(node.cp);
+        return this.asciiFold ? this.emitFoldedChar(node.cp) : escapeCodePoint(node.cp);
       case "any":
         return node.dotAll ? "[^]" : "[^\\n]";
       case "class":
-        return emitClass(node);
+        return emitClass(this.asciiFold ? foldClassItems(node) : node);
       case "category":
         return categoryClass(node.name, node.ascii);
       case "anchor":
@@ -159,9 +192,17 @@ class Emitter {
       case "repeat":
         return this.emitRepeat(node);
       case "backref":
+        if (this.asciiFold) {
+          throw new PatternError("unsupported", "backreferences under (?ai) are not supported, because JavaScript cannot compare them ignoring ASCII case only", node.offset);
+        }
         // The group keeps a following digit from reading as part of the group number.
         return `(?:\\${this.groupMap[node.index]})`;
     }
+  }
+
+  private emitFoldedChar(cp: number): string {
+    const other = otherAsciiCase(cp);
+    return other === null ? escapeCodePoint(cp) : `[${escapeCodePoint(cp)}${escapeCodePoint(other)}]`;
   }
 
   private emitAnchor(kind: Extract<Node, { type: "anchor" }>["kind"], ascii: boolean): string {
@@ -303,8 +344,9 @@ export function translatePyRegex(pattern: string, mode: MatchMode = "fullmatch")
   const parsed = parsePyRegex(pattern);
   checkBackreferences(parsed.root);
   checkAtomicRepeats(parsed.root);
-  const ignoreCase = parsed.globalFlags.i;
-  const body = new Emitter(ignoreCase).emit(parsed.root);
+  const asciiFold = parsed.globalFlags.i && parsed.globalFlags.a;
+  const ignoreCase = parsed.globalFlags.i && !asciiFold;
+  const body = new Emitter(ignoreCase, asciiFold).emit(parsed.root);
   const flags = ignoreCase ? "iu" : "u";
   // Without the m flag, JavaScript's ^ and $ match only at the ends of the input.
   if (mode === "fullmatch") return { source: `^(?:${body})$`, flags, parsed };

@@ -110,6 +110,13 @@ const PYTHON_RESULTS: Array<[string, string, boolean, boolean, boolean]> = [
   ["(?i)stra\u00dfe", "STRASSE", false, false, false],
   ["(?i)stra\u00dfe", "STRA\u00dfE", true, true, true],
   ["(?i)\u017f", "S", true, true, true],
+  ["(?ai)k", "\u212a", false, false, false],
+  ["(?ai)k", "K", true, true, true],
+  ["(?ia)[a-z]", "\u017f", false, false, false],
+  ["(?ia)[a-z]+", "QxZ", true, true, true],
+  ["(?ia)[^a-c]", "B", false, false, false],
+  ["(?ai)\\u00e9", "\u00c9", false, false, false],
+  ["(?i)\\u00e9", "\u00c9", true, true, true],
 ];
 
 for (const [pattern, name, ...expected] of PYTHON_RESULTS) {
@@ -193,6 +200,8 @@ test("unsupported constructs name their offset", () => {
   const cases: Array<[string, number, string]> = [
     ["(a)?(?(1)b|c)", 4, "conditional"],
     ["(a*?x*+)?+", 8, "empty string"],
+    ["(?i)x(?a:k)", 5, "re.ASCII with re.IGNORECASE"],
+    ["(?ai)(a)\\1", 8, "backreferences under (?ai)"],
     ["(?>(?:b|)+)", 9, "empty string"],
     ["q_proj|(?i:K_PROJ)", 7, "(?i:...)"],
     ["(?i)q_proj|(?-i:K_PROJ)", 11, "(?-i:...)"],
