@@ -21,10 +21,13 @@ function validator(): ValidateFunction {
   return planValidator;
 }
 
-/** Finds the first schema violation and returns its JSON pointer (`/adapters/0/targets/3/r`) and a message. */
+/**
+ * Finds the first schema violation, or else the first inconsistency, and returns its JSON pointer
+ * (`/adapters/0/targets/3/r`) and a message.
+ */
 function firstProblem(plan: unknown): { pointer: string; message: string } | null {
   const validate = validator();
-  if (validate(plan)) return null;
+  if (validate(plan)) return consistencyProblem(plan as Plan);
   const error = validate.errors![0]!;
   return { pointer: error.instancePath, message: describeError(error) };
 }
@@ -34,6 +37,40 @@ function describeError(error: ErrorObject): string {
     return `missing required field \`${(error.params as { missingProperty: string }).missingProperty}\``;
   }
   return `expected ${describeSchema(error.parentSchema as Parameters<typeof describeSchema>[0])}, found ${describeValue(error.data)}`;
+}
+
+const REGENERATE = "so the plan was edited or is damaged. Regenerate it with `peftc plan`";
+
+/**
+ * Finds what the schema cannot express: an adapter name used twice, a module listed twice in one
+ * adapter's targets or modules_to_save, or a tie naming a group the adapter does not have. A diff
+ * keyed by name would hide such a plan's extra entries.
+ */
+function consistencyProblem(plan: Plan): { pointer: string; message: string } | null {
+  const adapterAt = new Map<string, number>();
+  for (const [i, adapter] of plan.adapters.entries()) {
+    const first = adapterAt.get(adapter.name);
+    if (first !== undefined) {
+      return { pointer: `/adapters/${i}/name`, message: `adapter name '${adapter.name}' is also used by /adapters/${first}, ${REGENERATE}` };
+    }
+    adapterAt.set(adapter.name, i);
+    const groups = new Set(adapter.tie_groups.map((g) => g.id));
+    for (const list of ["targets", "modules_to_save"] as const) {
+      const moduleAt = new Map<string, number>();
+      for (const [j, entry] of adapter[list].entries()) {
+        const pointer = `/adapters/${i}/${list}/${j}`;
+        const earlier = moduleAt.get(entry.module);
+        if (earlier !== undefined) {
+          return { pointer: `${pointer}/module`, message: `module '${entry.module}' is also listed at /adapters/${i}/${list}/${earlier}, ${REGENERATE}` };
+        }
+        moduleAt.set(entry.module, j);
+        if (entry.tie !== null && !groups.has(entry.tie.group)) {
+          return { pointer: `${pointer}/tie/group`, message: `tie group '${entry.tie.group}' is not in this adapter's tie_groups, ${REGENERATE}` };
+        }
+      }
+    }
+  }
+  return null;
 }
 
 function planMessage(problem: { pointer: string; message: string }): string {
