@@ -61,6 +61,9 @@ export class PatternError extends Error {
 // Python's re.MAXREPEAT on 64-bit builds; a count at or above it overflows.
 const MAX_REPEAT = 4294967295;
 const MAX_GROUPS = 1073741823;
+// Python 3.11 compiles 400 nested groups and fails with RecursionError at 1000; peftc stops at
+// 400 so that its own recursive parser and emitter stay far from the stack limit.
+const MAX_NESTING = 400;
 const WHITESPACE = new Set([" ", "\t", "\n", "\r", "\v", "\f"]);
 const SPECIAL_CHARS = new Set([".", "\\", "[", "{", "(", ")", "*", "+", "?", "^", "$", "|"]);
 const FLAG_LETTERS = new Set(["i", "L", "m", "s", "x", "a", "t", "u"]);
@@ -457,6 +460,7 @@ class Parser {
   }
 
   private parseGroupContents(start: number, verbose: boolean, depth: number): Node {
+    if (depth >= MAX_NESTING) throw this.unsupported(`groups nested more than ${MAX_NESTING} deep are not supported`, start);
     const body = this.parseAlternation(verbose, depth + 1);
     if (!this.accept(")")) throw this.invalid("missing ), unterminated subpattern", start);
     return body;

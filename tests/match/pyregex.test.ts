@@ -202,6 +202,7 @@ test("unsupported constructs name their offset", () => {
     ["(a*?x*+)?+", 8, "empty string"],
     ["(?i)x(?a:k)", 5, "re.ASCII with re.IGNORECASE"],
     ["(?ai)(a)\\1", 8, "backreferences under (?ai)"],
+    [`${"(".repeat(401)}a${")".repeat(401)}`, 400, "nested more than 400"],
     ["(?>(?:b|)+)", 9, "empty string"],
     ["q_proj|(?i:K_PROJ)", 7, "(?i:...)"],
     ["(?i)q_proj|(?-i:K_PROJ)", 11, "(?-i:...)"],
