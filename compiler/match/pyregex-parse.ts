@@ -155,18 +155,18 @@ class Parser {
   }
 
   /** Reads a name up to `terminator`, as Python's Tokenizer.getuntil does. */
-  private readUntil(terminator: string, what: string): string {
+  private readUntil(terminator: string, missingLabel: string): string {
     const start = this.pos;
     let name = "";
     for (;;) {
       const c = this.chars[this.pos];
       if (c === undefined) {
-        if (name === "") throw this.invalid(`missing ${what}`, this.pos);
+        if (name === "") throw this.invalid(`missing ${missingLabel}`, this.pos);
         throw this.invalid(`missing ${terminator}, unterminated name`, start);
       }
       this.pos++;
       if (c === terminator) {
-        if (name === "") throw this.invalid(`missing ${what}`, this.pos - 1);
+        if (name === "") throw this.invalid(`missing ${missingLabel}`, this.pos - 1);
         return name;
       }
       name += c;

@@ -285,11 +285,11 @@ class Emitter {
 function checkBackreferences(root: Node): void {
   const groupPaths = new Map<number, Node[]>();
   const walk = (node: Node, path: Node[]): void => {
-    const here = [...path, node];
+    const nodePath = [...path, node];
     if (node.type === "backref") {
       const groupPath = groupPaths.get(node.index)!;
       let shared = 0;
-      while (shared < groupPath.length && shared < here.length && groupPath[shared] === here[shared]) shared++;
+      while (shared < groupPath.length && shared < nodePath.length && groupPath[shared] === nodePath[shared]) shared++;
       for (let i = Math.max(shared, 1); i < groupPath.length; i++) {
         const parent = groupPath[i - 1]!;
         const child = groupPath[i]!;
@@ -301,10 +301,10 @@ function checkBackreferences(root: Node): void {
       }
       return;
     }
-    if (node.type === "seq") node.items.forEach((item) => walk(item, here));
-    else if (node.type === "alt") node.branches.forEach((branch) => walk(branch, here));
-    else if ("body" in node) walk(node.body, here);
-    if (node.type === "group" && node.index !== null) groupPaths.set(node.index, here);
+    if (node.type === "seq") node.items.forEach((item) => walk(item, nodePath));
+    else if (node.type === "alt") node.branches.forEach((branch) => walk(branch, nodePath));
+    else if ("body" in node) walk(node.body, nodePath);
+    if (node.type === "group" && node.index !== null) groupPaths.set(node.index, nodePath);
   };
   walk(root, []);
 }
@@ -387,6 +387,13 @@ function quote(text: string): string {
   return JSON.stringify(text);
 }
 
+// Module names in messages are cut to this many characters, so a huge name cannot flood the output.
+const MAX_QUOTED_NAME = 80;
+
+function quoteName(name: string): string {
+  return quote(name.length > MAX_QUOTED_NAME ? `${name.slice(0, MAX_QUOTED_NAME)}...` : name);
+}
+
 /** A Python pattern compiled for one match mode. */
 export class PyRegex implements NameMatcher {
   private readonly lowRisk: boolean;
@@ -419,7 +426,7 @@ export class PyRegex implements NameMatcher {
       const where = field !== undefined ? ` in ${field}` : "";
       throw new PeftcError(
         "regex-timeout",
-        `regex ${quote(this.pattern)}${where} took longer than ${error.timeoutMs} ms on names starting at ${quote(error.firstName)} (catastrophic backtracking); rewrite it without nested repeats such as (a+)+ or (.*x)*`,
+        `regex ${quote(this.pattern)}${where} took longer than ${error.timeoutMs} ms on names starting at ${quoteName(error.firstName)} (catastrophic backtracking); rewrite it without nested repeats such as (a+)+ or (.*x)*`,
         { file, line, col, adapter },
       );
     }
@@ -436,9 +443,9 @@ function toPeftcError(error: PatternError, pattern: string, prefixLength: number
   else if (col !== undefined && singleLine) col += offset;
 
   const code = error.kind === "invalid" ? "regex-invalid" : "regex-unsupported";
-  const what = error.kind === "invalid" ? "invalid regex" : "unsupported regex construct";
+  const summary = error.kind === "invalid" ? "invalid regex" : "unsupported regex construct";
   const where = field !== undefined ? ` in ${field}` : "";
-  return new PeftcError(code, `${what} ${quote(pattern)}${where} at offset ${offset}: ${error.message}`, { file, line, col, adapter });
+  return new PeftcError(code, `${summary} ${quote(pattern)}${where} at offset ${offset}: ${error.message}`, { file, line, col, adapter });
 }
 
 /**
