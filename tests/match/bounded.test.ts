@@ -65,6 +65,21 @@ test("ordinary batch of many names", () => {
   assert.is(selected[selected.length - 1], 199_998);
 });
 
+test("timeout message cuts long names", () => {
+  const name = `${"a".repeat(200)}!`;
+  const regex = compilePyRegex("(a+)+$", { mode: "search", budget: { baseMs: 50, perCharMs: 0 } });
+  try {
+    regex.selectMatching([name]);
+    assert.unreachable("expected a timeout");
+  } catch (error) {
+    assert.instance(error, PeftcError);
+    const { diagnostic } = error as PeftcError;
+    assert.is(diagnostic.code, "regex-timeout");
+    assert.ok(diagnostic.message.includes(`"${"a".repeat(80)}..."`), diagnostic.message);
+    assert.not.ok(diagnostic.message.includes(name), diagnostic.message);
+  }
+});
+
 test("empty batch", () => {
   assert.is(compilePyRegex("x").selectMatching([]).length, 0);
 });
