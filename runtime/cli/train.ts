@@ -8,6 +8,7 @@ import type { LoraModel } from "../lora/model.js";
 import { loadModel, type CausalLM } from "../models/index.js";
 import { saveAdapter } from "../peft-format.js";
 import { readTokenFile, splitBlocks, toBlocks, type TokenBlocks } from "../train/data.js";
+import { registerTrainingKernels } from "../train/kernels.js";
 import { planForKeptLayers } from "../train/layers.js";
 import { ProgressBar } from "../train/progress.js";
 import { evaluateLoss, stepsForEpochs, train } from "../train/trainer.js";
@@ -170,6 +171,7 @@ export interface TrainRun {
  */
 export async function trainFromArgs(args: TrainArgs, io: TrainIo, options: TrainCommandOptions = {}): Promise<TrainRun> {
   const backend = await initBackend(args.backend);
+  registerTrainingKernels();
   io.stderr.write(`${backend.summary}\n`);
   const plan = options.plan ?? readPlan(args.planFile!);
   const loadOptions = args.numHiddenLayers === undefined ? { seed: args.seed } : { seed: args.seed, numHiddenLayers: args.numHiddenLayers };

@@ -75,6 +75,18 @@ function applyRotary(x: tf.Tensor, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tenso
   return tf.add(tf.mul(x, cos), tf.mul(rotated, sin));
 }
 
+/**
+ * Grouped-query attention's key/value repeat: [batch, kv, seq, dim] → [batch, kv·times, seq, dim],
+ * each kv head repeated for `times` consecutive query heads (transformers' `repeat_kv`).
+ */
+function repeatKv(x: tf.Tensor, times: number): tf.Tensor {
+  if (times === 1) return x;
+  const [batch, kvHeads, seq, dim] = x.shape as [number, number, number, number];
+  // Rank 4, not 5: tfjs implements the gradient of the underlying tile only up to rank 4.
+  const expanded = tf.broadcastTo(tf.reshape(x, [batch, kvHeads, 1, seq * dim]), [batch, kvHeads, times, seq * dim]);
+  return tf.reshape(expanded, [batch, kvHeads * times, seq, dim]);
+}
+
 interface LayerContext {
   cos: tf.Tensor2D;
   sin: tf.Tensor2D;
@@ -87,8 +99,6 @@ class LlamaAttention extends Module {
   v_proj: Linear;
   o_proj: Linear;
   private readonly dropout: Dropout;
-  /** Query head h reads key/value head `kvIndex[h]`: each kv head serves consecutive query heads. */
-  private readonly kvIndex: number[];
 
   constructor(private readonly config: LlamaConfig, readonly layerIndex: number, prefix: string, rng: Rng) {
     super();
@@ -100,8 +110,6 @@ class LlamaAttention extends Module {
     this.v_proj = this.registerModule("v_proj", new Linear(hiddenSize, kvHeads * headDim, qkv));
     this.o_proj = this.registerModule("o_proj", new Linear(heads * headDim, hiddenSize, { bias: config.oBias, rng }));
     this.dropout = new Dropout(config.attentionDropout, rng);
-    const group = heads / kvHeads;
-    this.kvIndex = Array.from({ length: heads }, (_, h) => Math.floor(h / group));
   }
 
   forward(_x: tf.Tensor): tf.Tensor {
@@ -117,10 +125,9 @@ class LlamaAttention extends Module {
       q = applyRotary(q, context.cos, context.sin);
       k = applyRotary(k, context.cos, context.sin);
     }
-    const kvIndex = tf.tensor1d(this.kvIndex, "int32");
     const mask = causalMask(x.shape[1]!, this.config.slidingWindow[this.layerIndex] ?? null);
     this.dropout.training = this.training;
-    const out = attend(q, tf.gather(k, kvIndex, 1), tf.gather(v, kvIndex, 1), 1 / Math.sqrt(headDim), mask, this.dropout);
+    const out = attend(q, repeatKv(k, heads / kvHeads), repeatKv(v, heads / kvHeads), 1 / Math.sqrt(headDim), mask, this.dropout);
     return this.o_proj.forward(mergeHeads(out));
   }
 }
