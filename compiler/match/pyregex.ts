@@ -154,7 +154,7 @@ function foldClassItems(node: Extract<Node, { type: "class" }>): Extract<Node, {
 /** Translates a parse tree to RegExp source, numbering JavaScript groups as it goes. */
 class Emitter {
   /** JavaScript group number of each Python group, by Python group number. */
-  private readonly groupMap: number[] = [];
+  readonly groupMap: number[] = [];
   private jsGroups = 0;
 
   constructor(
@@ -337,6 +337,8 @@ export interface Translation {
   source: string;
   flags: string;
   parsed: ParsedPattern;
+  /** JavaScript group number of each Python group, by Python group number (index 0 unused). */
+  groupMap: readonly number[];
 }
 
 /** Translates a Python pattern without location handling; throws PatternError. */
@@ -346,12 +348,14 @@ export function translatePyRegex(pattern: string, mode: MatchMode = "fullmatch")
   checkAtomicRepeats(parsed.root);
   const asciiFold = parsed.globalFlags.i && parsed.globalFlags.a;
   const ignoreCase = parsed.globalFlags.i && !asciiFold;
-  const body = new Emitter(ignoreCase, asciiFold).emit(parsed.root);
+  const emitter = new Emitter(ignoreCase, asciiFold);
+  const body = emitter.emit(parsed.root);
   const flags = ignoreCase ? "iu" : "u";
+  const { groupMap } = emitter;
   // Without the m flag, JavaScript's ^ and $ match only at the ends of the input.
-  if (mode === "fullmatch") return { source: `^(?:${body})$`, flags, parsed };
-  if (mode === "match") return { source: `^(?:${body})`, flags, parsed };
-  return { source: body, flags, parsed };
+  if (mode === "fullmatch") return { source: `^(?:${body})$`, flags, parsed, groupMap };
+  if (mode === "match") return { source: `^(?:${body})`, flags, parsed, groupMap };
+  return { source: body, flags, parsed, groupMap };
 }
 
 // A pattern whose matching time is at most cubic in the name length runs without a deadline on
@@ -405,16 +409,38 @@ export class PyRegex implements NameMatcher {
     readonly pythonSource: string,
     readonly mode: MatchMode,
     readonly regexp: RegExp,
-    parsed: ParsedPattern,
+    private readonly translation: Translation,
     private readonly budget: TimeBudget,
     private readonly location: PatternLocation,
   ) {
-    this.lowRisk = isLowRisk(parsed.root);
+    this.lowRisk = isLowRisk(translation.parsed.root);
+  }
+
+  /** Python group number of each named group. */
+  get groupNames(): ReadonlyMap<string, number> {
+    return this.translation.parsed.groupNames;
   }
 
   test(name: string): boolean {
     if (this.lowRisk && name.length <= DIRECT_NAME_LENGTH) return this.regexp.test(name);
     return this.selectMatching([name]).length === 1;
+  }
+
+  /**
+   * Returns the match as Python numbers its groups: index 0 is the whole match, index i is
+   * group i, undefined for a group that took no part. Returns null when `name` does not match.
+   *
+   * @example
+   * compilePyRegex(".*?\\.layers\\.(\\d+)\\.", { mode: "match" }).exec("model.layers.7.mlp")?.[1] //=> "7"
+   */
+  exec(name: string): Array<string | undefined> | null {
+    // A bounded test comes first. exec then backtracks exactly as far as that test did, because
+    // both stop at the same first match, so it cannot hang either.
+    if (!this.test(name)) return null;
+    const match = this.regexp.exec(name)!;
+    const groups: Array<string | undefined> = [match[0]];
+    for (let i = 1; i <= this.translation.parsed.groupCount; i++) groups.push(match[this.translation.groupMap[i]!]);
+    return groups;
   }
 
   selectMatching(names: readonly string[]): Uint32Array {
@@ -466,5 +492,5 @@ export function compilePyRegex(pattern: string, options: CompileOptions = {}): P
     throw error;
   }
   const regexp = new RegExp(translation.source, translation.flags);
-  return new PyRegex(pattern, pythonSource, mode, regexp, translation.parsed, budget, location);
+  return new PyRegex(pattern, pythonSource, mode, regexp, translation, budget, location);
 }

@@ -356,6 +356,27 @@ test("pythonSource and pattern", () => {
   assert.is(regex.mode, "match");
 });
 
+test("exec numbers groups like Python", () => {
+  // Python: re.match(pattern, name).groups() for PEFT's layer-index patterns.
+  const layers = compilePyRegex(".*?\\.layers\\.(\\d+)\\.", { mode: "match" });
+  assert.equal(layers.exec("model.layers.7.mlp"), ["model.layers.7.", "7"]);
+  const anyLayer = compilePyRegex(".*?\\.[^.]*\\.(\\d+)\\.", { mode: "match" });
+  assert.equal(anyLayer.exec("transformer.h.1.attn.attention.q_proj")?.[1], "1");
+  const bar = compilePyRegex(".*?\\.bar\\.(\\d+)\\.", { mode: "match" });
+  assert.equal(bar.exec("foo.bar.1.spam.2.baz")?.[1], "1");
+  assert.equal(bar.exec("foo.bar.001.baz")?.[1], "001");
+  assert.is(bar.exec("bar.1.baz"), null);
+});
+
+test("exec maps groups around atomic emulation", () => {
+  // Python: re.fullmatch(r"(a)|(b)", "b").groups() == (None, "b"), and
+  // re.fullmatch(r"(?>(a+))(b)c*+(?P<tail>d)", "aabccd").groups() == ("aa", "b", "d") with groupindex {"tail": 3}.
+  assert.equal(compilePyRegex("(a)|(b)").exec("b"), ["b", undefined, "b"]);
+  const atomic = compilePyRegex("(?>(a+))(b)c*+(?P<tail>d)");
+  assert.equal(atomic.exec("aabccd"), ["aabccd", "aa", "b", "d"]);
+  assert.is(atomic.groupNames.get("tail"), 3);
+});
+
 test("default mode is fullmatch", () => {
   assert.is(compilePyRegex("q_proj").test("x.q_proj"), false);
   assert.is(compilePyRegex("q_proj", { mode: "search" }).test("x.q_proj"), true);
