@@ -8,6 +8,7 @@ import { normalizeModules } from "../graph/normalize.js";
 import { withParameterCounts } from "../graph/params.js";
 import { GRAPH_FORMAT, type Graph } from "../graph/types.js";
 import { lineCol } from "./json-file.js";
+import { isNamedModulesOrder } from "./preorder.js";
 
 let graphValidator: ValidateFunction | null = null;
 
@@ -122,7 +123,9 @@ export function graphFromJson(value: unknown, text: string, path: string): Graph
     });
   }
   const graph = value as Graph;
-  const modules = normalizeModules(graph.modules, { file: path });
+  // An export from a live model is already in named_modules() order; checking that is much
+  // cheaper than rebuilding the order.
+  const modules = isNamedModulesOrder(graph.modules) ? graph.modules.slice() : normalizeModules(graph.modules, { file: path });
   const normalized: Graph = {
     format: GRAPH_FORMAT,
     model_type: graph.model_type ?? null,

@@ -5,6 +5,9 @@
 import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { normalizeModules } from "../../compiler/graph/normalize.js";
+import type { GraphModule } from "../../compiler/graph/types.js";
+import { isNamedModulesOrder } from "../../compiler/import/preorder.js";
 import { compileGlob } from "../../compiler/match/glob.js";
 import { selectGlobMatches } from "../../compiler/resolve/glob.js";
 
@@ -59,6 +62,50 @@ test("glob batch on literal and globstar ends", () => {
 
 test("glob batch raises the first glob error", () => {
   assert.throws(() => batched(["model.*", "model.{a", "["], ["model.a"]), /model\.\{a/);
+});
+
+// Module lists with short names, so that duplicates, missing parents and out-of-order children
+// all come up often; a few names are invalid (empty segments).
+const moduleListArbitrary = fc
+  .array(fc.array(fc.constantFrom("a", "b", "0", "1", ""), { minLength: 1, maxLength: 3 }), { maxLength: 12 })
+  .map((names) => names.map((parts): GraphModule => ({ name: parts.join("."), type: "Linear" })));
+
+function normalizeOrError(modules: GraphModule[]): GraphModule[] | string {
+  try {
+    return normalizeModules(modules);
+  } catch (error) {
+    return (error as { code?: string }).code ?? String(error);
+  }
+}
+
+test("named_modules order check agrees with normalize", () => {
+  fc.assert(
+    fc.property(moduleListArbitrary, (modules) => {
+      const normalized = normalizeOrError(modules);
+      if (isNamedModulesOrder(modules)) {
+        // The check may only pass a list that normalizing returns unchanged, same objects in order.
+        assert.ok(Array.isArray(normalized));
+        assert.is((normalized as GraphModule[]).length, modules.length);
+        (normalized as GraphModule[]).forEach((m, i) => assert.ok(m === modules[i]));
+      }
+      // Every normalized list must pass the check, or the shortcut would never be taken.
+      if (Array.isArray(normalized)) assert.ok(isNamedModulesOrder(normalized));
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test("named_modules order check rejects bad lists", () => {
+  const list = (...names: string[]): GraphModule[] => names.map((name) => ({ name, type: "Module" }));
+  assert.ok(isNamedModulesOrder(list("a", "a.b", "a.b.c", "a.d", "e")));
+  assert.not.ok(isNamedModulesOrder(list("a.b")), "missing parent");
+  assert.not.ok(isNamedModulesOrder(list("a", "a.b", "c", "a.d")), "parent closed before a child");
+  assert.not.ok(isNamedModulesOrder(list("a", "a.b", "a.b")), "duplicate");
+  assert.not.ok(isNamedModulesOrder(list("a", "b", "a")), "duplicate at the root");
+  assert.not.ok(isNamedModulesOrder(list("a", "a..b")), "empty segment");
+  const many = Array.from({ length: 40 }, (_, i) => `a.${i}`);
+  assert.ok(isNamedModulesOrder(list("a", ...many)));
+  assert.not.ok(isNamedModulesOrder(list("a", ...many, "a.7")), "duplicate among many siblings");
 });
 
 test.run();
