@@ -36,6 +36,14 @@ export function writeSmallGraph(dir: string): string {
   return path;
 }
 
+/** A safetensors file by the format's definition: u64 little-endian header length, JSON header, data. */
+export function safetensorsBytes(header: string | object, options: { length?: bigint; dataBytes?: number } = {}): Buffer {
+  const json = Buffer.from(typeof header === "string" ? header : JSON.stringify(header), "utf8");
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(options.length ?? BigInt(json.length));
+  return Buffer.concat([prefix, json, Buffer.alloc(options.dataBytes ?? 0)]);
+}
+
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
@@ -81,8 +89,8 @@ export function assertNothingWritten(dir: string, output: string): void {
   assert.equal(tempFiles(dir), [], "no temp file is left");
 }
 
-/** Counts of generated inputs per class, printed once by each property suite. */
+/** Prints counts of generated inputs under a label, once per suite. */
 export function reportCounts(suite: string, counts: Record<string, number>): void {
   const parts = Object.entries(counts).map(([name, n]) => `${name} ${n}`);
-  process.stdout.write(`\n  ${suite} inputs tried: ${parts.join(", ")}\n`);
+  process.stdout.write(`\n  ${suite} ${parts.join(", ")}\n`);
 }

@@ -8,15 +8,7 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { runCli } from "../cli/run.js";
-import { assertNothingWritten, assertOneLineError, scratch, smallGraph, type ExpectedError } from "./helpers.js";
-
-/** A safetensors file by the format's definition: u64 little-endian header length, JSON header, data. */
-export function safetensorsBytes(header: string | object, options: { length?: bigint; dataBytes?: number } = {}): Buffer {
-  const json = Buffer.from(typeof header === "string" ? header : JSON.stringify(header), "utf8");
-  const prefix = Buffer.alloc(8);
-  prefix.writeBigUInt64LE(options.length ?? BigInt(json.length));
-  return Buffer.concat([prefix, json, Buffer.alloc(options.dataBytes ?? 0)]);
-}
+import { assertNothingWritten, assertOneLineError, safetensorsBytes, scratch, smallGraph, type ExpectedError } from "./helpers.js";
 
 const F32_2X2 = { dtype: "F32", shape: [2, 2], data_offsets: [0, 16] };
 

@@ -145,7 +145,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 test("signal runs counted", () => {
-  reportCounts("interrupted writes", { "signals sent": 4, "sent while the temp file existed": midWriteSignals });
+  reportCounts("interrupted writes:", { "signals sent": 4, "sent while the temp file existed": midWriteSignals });
 });
 
 test.run();
