@@ -41,11 +41,6 @@ export function compileNameMatcher(userPattern: string, mode: MatchMode, site: P
   return {
     matchAll: (names) => flagsOf(regex.selectMatching(names), names.length),
     test: (name) => regex.test(name),
-    exec: (name) => {
-      // The bounded test runs first, so a pattern that would backtrack without end is rejected there.
-      if (!regex.test(name)) return null;
-      const m = regex.regexp.exec(name);
-      return m === null ? null : Array.from(m);
-    },
+    exec: (name) => regex.exec(name),
   };
 }
