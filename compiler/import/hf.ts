@@ -12,7 +12,7 @@ import { architectureInfo, classTies, type ArchitectureInfo } from "./architectu
 import { fsError, readJsonFile } from "./json-file.js";
 import { readSafetensorsHeader, type TensorInfo } from "./safetensors.js";
 import { headKind, MissingConfigField, moduleTemplate, type ModelConfig } from "./templates.js";
-import { collectParameters, moduleFromKeys, type ModuleParameters } from "./weights.js";
+import { collectParameters, moduleFromKeys, ShapeMismatch, type ModuleParameters } from "./weights.js";
 
 /** Counters an import reports (the benchmark prints them). */
 export interface ImportStats {
@@ -216,7 +216,12 @@ export function importHfDirectory(dir: string, stats: ImportStats): Graph {
   } else {
     const [keys, shapes] = renameKeys(listing.keys, listing.shapes, info, bare);
     const params = collectParameters(keys);
-    modules = modulesFromParameters(params, shapes, templateByName, info?.conv1d ?? []);
+    try {
+      modules = modulesFromParameters(params, shapes, templateByName, info?.conv1d ?? []);
+    } catch (err) {
+      if (!(err instanceof ShapeMismatch)) throw err;
+      throw new PeftcError("shape-mismatch", `${err.message}; fix config.json or re-download the checkpoint`, { file: configPath });
+    }
     // Tied targets the checkpoint leaves out (lm_head, encoder.embed_tokens) still exist in the model.
     const present = new Set(modules.map((m) => m.name));
     for (const target of tiedTargetModules(ties)) {

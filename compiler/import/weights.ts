@@ -149,7 +149,9 @@ export function moduleFromKeys(
   const weight = p.quantized ? undefined : shapes.get(p.weight);
   if (weight !== undefined) {
     const type = typeFromShape(name, weight.shape, hasBias, conv1dNames, template);
-    return moduleFromShape(name, type, weight.shape, hasBias, p, shapes, template);
+    const m = moduleFromShape(name, type, weight.shape, hasBias, p, shapes, template);
+    checkAgainstTemplate(m, p.weight, weight.shape, template);
+    return m;
   }
   if (template !== undefined) {
     const m: GraphModule = { ...template };
@@ -173,6 +175,30 @@ export function moduleFromKeys(
     default:
       return { ...m, parameters: null };
   }
+}
+
+/**
+ * Raised when a checkpoint tensor's shape disagrees with the module config.json describes;
+ * transformers refuses to load such a checkpoint too ("size mismatch"). The importer names config.json.
+ */
+export class ShapeMismatch extends Error {}
+
+const SIZE_FIELDS: Record<string, string[]> = {
+  Linear: ["in_features", "out_features"],
+  Conv1D: ["in_features", "out_features"],
+  Embedding: ["num_embeddings", "embedding_dim"],
+};
+
+/** Throws ShapeMismatch when `m`, built from the tensor `key`, disagrees with the template from config.json. */
+function checkAgainstTemplate(m: GraphModule, key: string, shape: number[], template: GraphModule | undefined): void {
+  const fields = SIZE_FIELDS[m.type];
+  if (template === undefined || template.type !== m.type || fields === undefined) return;
+  const record = (g: GraphModule): Record<string, unknown> => g as unknown as Record<string, unknown>;
+  const expected = fields.map((f) => `${f} ${String(record(template)[f])}`).join(" and ");
+  const differs = shape.length !== 2 || fields.some((f) => typeof record(template)[f] === "number" && record(template)[f] !== record(m)[f]);
+  if (!differs) return;
+  const dimensions = shape.length !== 2 ? ", whose weight has 2 dimensions" : "";
+  throw new ShapeMismatch(`tensor '${key}' has shape [${shape.join(", ")}], but config.json makes ${m.name} a ${m.type} with ${expected}${dimensions}`);
 }
 
 function moduleFromShape(
