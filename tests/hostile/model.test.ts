@@ -90,6 +90,54 @@ for (const [label, change, message] of CONFIGS) {
   });
 }
 
+/** Llama checkpoint tensors for LLAMA_CONFIG (hidden 8, vocab 10, one layer), q_proj of shape `qShape`. */
+function llamaCheckpoint(qShape: number[]): Buffer {
+  const header: Record<string, unknown> = {};
+  let end = 0;
+  const tensors: Array<[string, number[]]> = [
+    ["model.embed_tokens.weight", [10, 8]],
+    ["model.layers.0.self_attn.q_proj.weight", qShape],
+    ["model.layers.0.self_attn.v_proj.weight", [8, 8]],
+  ];
+  for (const [name, shape] of tensors) {
+    const bytes = shape.reduce((n, d) => n * d, 1) * 4;
+    header[name] = { dtype: "F32", shape, data_offsets: [end, end + bytes] };
+    end += bytes;
+  }
+  return safetensorsBytes(header, { dataBytes: end });
+}
+
+// nn.Linear(8, 8) stores its weight as (out_features, in_features) = [8, 8].
+const SHAPES: Array<[string, number[], string]> = [
+  ["a narrower q_proj", [8, 7], "has shape [8, 7], but config.json makes model.layers.0.self_attn.q_proj a Linear with in_features 8 and out_features 8"],
+  ["a one-dimensional q_proj", [64], "has shape [64], but config.json makes model.layers.0.self_attn.q_proj a Linear with in_features 8 and out_features 8, whose weight has 2 dimensions"],
+  ["a three-dimensional q_proj", [2, 4, 8], "has shape [2, 4, 8]"],
+];
+
+for (const [label, qShape, message] of SHAPES) {
+  test(`checkpoint with ${label} than config.json`, async () => {
+    const dir = scratch("shape");
+    const model = join(dir, "model");
+    mkdirSync(model);
+    writeFileSync(join(model, "config.json"), JSON.stringify(LLAMA_CONFIG));
+    writeFileSync(join(model, "model.safetensors"), llamaCheckpoint(qShape));
+    await expectModelError(dir, model, { file: join(model, "config.json"), code: "shape-mismatch", message });
+  });
+}
+
+test("checkpoint that agrees with config.json", async () => {
+  const dir = scratch("shape-ok");
+  const model = join(dir, "model");
+  mkdirSync(model);
+  writeFileSync(join(model, "config.json"), JSON.stringify(LLAMA_CONFIG));
+  writeFileSync(join(model, "model.safetensors"), llamaCheckpoint([8, 8]));
+  const spec = join(dir, "spec.yaml");
+  writeFileSync(spec, "target_modules: [q_proj]\n");
+  const run = await runCli(["plan", spec, "--model", model, "-q"]);
+  assert.is(run.code, 0, run.stderr);
+  assert.is(JSON.parse(run.stdout).adapters[0].targets[0].in_features, 8);
+});
+
 test("config.json cut short", async () => {
   const dir = scratch("config-json");
   const model = join(dir, "model");
