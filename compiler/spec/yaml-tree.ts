@@ -160,7 +160,17 @@ export class ValueBuilder {
       const target = node.resolve(this.source.doc);
       return this.build(target, depth + 1, inAlias ?? nodeOffset(node) ?? 0);
     }
-    if (isScalar(node)) return node.value ?? null;
+    if (isScalar(node)) {
+      // A tag such as !!binary or !!timestamp makes the scalar an object (Uint8Array, Date), which
+      // the schema checks would read as a mapping with numbered keys.
+      if (typeof node.value === "object" && node.value !== null) {
+        const tag = (node.tag ?? "tagged").replace("tag:yaml.org,2002:", "!!");
+        const message = `${tag} value is not a string, number or boolean; write the value without the tag`;
+        this.errors.push(errorAt(this.source, "invalid-type", message, nodeOffset(node) ?? 0));
+        return null;
+      }
+      return node.value ?? null;
+    }
     if (isSeq(node)) return node.items.map((item) => this.build(item, depth + 1, inAlias));
     if (isMap(node)) return this.buildMap(node.items, depth, inAlias);
     return null;
