@@ -50,6 +50,8 @@ const BAD_SPECS: BadSpec[] = [
   { label: "glob with a number", text: "target_modules: {glob: 5}\n", code: "invalid-type", line: 1, col: 24, message: "target_modules.glob" },
   { label: "empty glob", text: "target_modules: {glob: \"\"}\n", code: "glob-invalid", line: 1, message: "empty glob" },
   { label: "nested target list", text: "target_modules: [[q_proj]]\n", code: "invalid-type", line: 1, col: 18, message: "target_modules[0]" },
+  { label: "binary tag", text: "target_modules: !!binary aGVsbG8=\n", code: "invalid-type", line: 1, col: 26, message: "!!binary value is not a string" },
+  { label: "timestamp tag in a list", text: "target_modules: [q_proj, !!timestamp 2001-12-14]\n", code: "invalid-type", line: 1, col: 38, message: "!!timestamp value" },
   { label: "adapters as a list", text: "adapters: [1, 2]\n", code: "invalid-type", line: 1, col: 11, message: "adapters:" },
 ];
 
