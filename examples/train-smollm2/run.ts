@@ -105,15 +105,21 @@ export async function runExample(options: ExampleOptions, io: TrainIo): Promise<
   check("saved lm_head adapter is the embedding's, transposed", fileDiff === 0, `max abs diff ${fileDiff}`);
 
   const ids = batchTensor(run.evalData.blocks.slice(0, 1), run.evalData.seqLen);
-  const adapted = model.logits(ids).dataSync().slice();
+  const logitsOf = (): Float32Array => {
+    const logits = model.logits(ids);
+    const values = logits.dataSync() as Float32Array;
+    logits.dispose();
+    return values;
+  };
+  const adapted = logitsOf();
   lora.merge();
-  const merged = model.logits(ids).dataSync().slice();
+  const merged = logitsOf();
   check("merging keeps embedding and lm_head one weight", weightOf(model, EMBEDDING) === weightOf(model, HEAD), "the same tf.Variable after merge()");
   const mergeDiff = maxAbsDiff(adapted, merged);
   check("merged logits equal adapted logits", mergeDiff < 1e-3, `max abs diff ${mergeDiff.toExponential(2)}`);
   lora.mergeAndUnload();
   check("merge_and_unload keeps them identical", weightOf(model, EMBEDDING) === weightOf(model, HEAD), "one tf.Variable in the plain model");
-  const unloadDiff = maxAbsDiff(adapted, model.logits(ids).dataSync());
+  const unloadDiff = maxAbsDiff(adapted, logitsOf());
   check("unloaded model computes the adapted logits", unloadDiff < 1e-3, `max abs diff ${unloadDiff.toExponential(2)}`);
   ids.dispose();
   return { checks, evalLoss: run.evalLoss };
