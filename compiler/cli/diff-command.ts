@@ -137,9 +137,9 @@ function readInput(resolved: string, path: string): string {
 }
 
 function isPlanFile(text: string): boolean {
-  // Only JSON can be a plan. A JSON object whose format names any peftc-plan version, or broken JSON
-  // that starts like one, goes to the plan loader, which reports the version or the syntax error as a
-  // plan's; anything else goes to the spec compiler.
+  // Only JSON can be a plan. A JSON object whose format names any peftc-plan version goes to the plan
+  // loader, and so does broken JSON that starts like one, so the error names the plan's fault.
+  // Anything else goes to the spec compiler.
   if (!text.trimStart().startsWith("{")) return false;
   try {
     const value = JSON.parse(text) as unknown;

@@ -18,7 +18,7 @@ function installSignalCleanup(): void {
   }
 }
 
-/** What to tell the user for the usual reasons a write or rename fails, by errno code. */
+/** Messages for the usual reasons a write or rename fails, by errno code. */
 const WRITE_FAILURES: Record<string, string> = {
   EISDIR: "it is a directory; pass a file path to write the plan to",
   EACCES: "permission denied; choose a writable path",

@@ -108,8 +108,8 @@ export interface NameMatcherWithGroup {
 }
 
 /**
- * Where the text of the first of `paths` that the spec has starts, so that an error at an offset in
- * a regex points at that character; the first path's position when the spec cannot say.
+ * Returns where the text of the first of `paths` found in the spec starts, so that an error at an
+ * offset in a regex points at that character. Falls back to the first path's position.
  */
 function patternPosition(adapter: AdapterSpec, ...paths: Array<Array<string | number>>): SourcePos | undefined {
   for (const path of paths) {
