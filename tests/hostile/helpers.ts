@@ -9,7 +9,7 @@ export function scratch(label: string): string {
   return mkdtempSync(join(tmpdir(), `peftc-hostile-${label}-`));
 }
 
-/** A small Llama-style graph: an embedding tied to lm_head and two layers of q/v projections. */
+/** Returns a small Llama-style graph with an embedding tied to lm_head and two layers of q/v projections. */
 export function smallGraph(): Record<string, unknown> {
   const modules: Array<Record<string, unknown>> = [{ name: "model.embed_tokens", type: "Embedding", num_embeddings: 100, embedding_dim: 8 }];
   for (const layer of [0, 1]) {
@@ -36,7 +36,7 @@ export function writeSmallGraph(dir: string): string {
   return path;
 }
 
-/** A safetensors file by the format's definition: u64 little-endian header length, JSON header, data. */
+/** Builds a safetensors file by the format's definition: u64 little-endian header length, JSON header, data. */
 export function safetensorsBytes(header: string | object, options: { length?: bigint; dataBytes?: number } = {}): Buffer {
   const json = Buffer.from(typeof header === "string" ? header : JSON.stringify(header), "utf8");
   const prefix = Buffer.alloc(8);

@@ -1,7 +1,7 @@
 /**
- * Writing the plan: `-o` into a missing directory or onto a directory is a clear error, and a real
+ * Writing the plan. `-o` into a missing directory or onto a directory is a clear error. A real
  * `peftc plan` process killed by SIGINT or SIGTERM, before or during its write, leaves either the
- * previous plan or the complete new one, never a partial file or a temp file.
+ * previous plan or the complete new one, and never a partial file or a temp file.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, watch, writeFileSync } from "node:fs";
@@ -50,7 +50,7 @@ test("-o replaces a previous plan whole", async () => {
   assert.equal(tempFiles(dir), []);
 });
 
-/** A graph of `layers` layers of four 64x64 projections; its plan is about 900 bytes per module. */
+/** Writes a graph of `layers` layers of four 64x64 projections. Its plan takes about 900 bytes per module. */
 function writeLargeGraph(dir: string, layers: number): string {
   const modules: Array<Record<string, unknown>> = [{ name: "model.embed_tokens", type: "Embedding", num_embeddings: 1000, embedding_dim: 64 }];
   for (let i = 0; i < layers; i++) {
@@ -101,7 +101,7 @@ const LAYERS = 12_000;
 let reference: string | undefined;
 let midWriteSignals = 0;
 
-/** The complete plan of the large graph, written by an uninterrupted run. */
+/** Returns the complete plan of the large graph, written by an uninterrupted run. */
 async function referencePlan(dir: string, spec: string, graph: string): Promise<string> {
   if (reference !== undefined) return reference;
   const out = join(dir, "reference.json");

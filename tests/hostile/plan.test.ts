@@ -1,6 +1,6 @@
 /**
  * Tampered plans and adapter files. `peftc diff` (run in CI on pull requests) rejects a damaged plan
- * in one line at the JSON position of the fault; the runtime rejects a plan or adapter file that
+ * in one line at the JSON position of the fault. The runtime rejects a plan or adapter file that
  * does not fit and leaves the model exactly as it was.
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -18,7 +18,7 @@ import { runCli } from "../cli/run.js";
 import { TinyLM, basicPlan, randomize, tiedPlan } from "../runtime/fixtures.js";
 import { assertOneLineError, scratch, writeSmallGraph } from "./helpers.js";
 
-/** A plan compiled from the small graph with the embedding tied to lm_head, pretty-printed. */
+/** Compiles a plan from the small graph with the embedding tied to lm_head and returns its text. */
 async function compiledPlan(dir: string): Promise<string> {
   const spec = join(dir, "spec.yaml");
   writeFileSync(spec, "target_modules: [q_proj, embed_tokens]\nensure_weight_tying: true\n");
@@ -91,7 +91,7 @@ test("diff: plan cut short", async () => {
   assertOneLineError(run, { file: bad, code: "json-syntax", message: "invalid JSON" });
 });
 
-/** Every variable of `model` by name, as plain numbers. */
+/** Returns every variable of `model` by name, as plain numbers. */
 function snapshot(model: Module): Map<string, number[]> {
   return new Map(model.namedVariables().map(([name, v]) => [name, Array.from(v.dataSync())]));
 }

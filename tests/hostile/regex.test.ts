@@ -9,7 +9,7 @@ import * as assert from "uvu/assert";
 import { runCli, type CliRun } from "../cli/run.js";
 import { assertNothingWritten, assertOneLineError, scratch, smallGraph } from "./helpers.js";
 
-/** The small graph plus a 3,000-character name segment and a name of 500 one-letter segments. */
+/** Writes the small graph plus a 3,000-character name segment and a name of 500 one-letter segments. */
 function longNameGraph(dir: string): string {
   const graph = smallGraph();
   const modules = graph["modules"] as Array<Record<string, unknown>>;

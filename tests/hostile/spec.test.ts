@@ -1,6 +1,6 @@
 /**
- * Hostile specs through `peftc plan`: each is rejected in one line that names the spec, the line
- * and column of the bad value, and the field, and no plan or temp file is written.
+ * Hostile specs through `peftc plan`. Each is rejected in one line that names the spec, the line
+ * and column of the bad value, and the field. No plan or temp file is written.
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,7 +19,7 @@ interface BadSpec {
   message?: string;
 }
 
-// Positions are counted by hand in `text`: line 2 is the field under test, the column is where its value starts.
+// Positions are counted by hand in `text`. The column is where the bad value starts.
 const BAD_SPECS: BadSpec[] = [
   { label: "r NaN", text: "target_modules: [q_proj]\nr: .nan\n", code: "invalid-type", line: 2, col: 4, message: "r: expected an integer >= 1" },
   { label: "r infinity", text: "target_modules: [q_proj]\nr: .inf\n", code: "invalid-type", line: 2, col: 4, message: "infinity" },
@@ -75,10 +75,13 @@ for (const value of ["-7.5", ".nan"]) {
     const graph = writeSmallGraph(dir);
     for (const field of loraFields()) {
       const spec = join(dir, `${field}.yaml`);
-      writeFileSync(spec, `${field === "target_modules" ? "r" : "target_modules"}: ${field === "target_modules" ? "8" : "[q_proj]"}\n${field}: ${value}\n`);
+      const first = field === "target_modules" ? "r: 8" : "target_modules: [q_proj]";
+      writeFileSync(spec, `${first}\n${field}: ${value}\n`);
       const out = join(dir, `${field}.plan.json`);
       const run = await runCli(["plan", spec, "--model", graph, "-o", out]);
-      assertOneLineError(run, { file: spec, code: run.stderr.includes("error[invalid-value]") ? "invalid-value" : run.stderr.includes("unsupported-peft-type") ? "unsupported-peft-type" : "invalid-type", line: 2, col: field.length + 3, message: `${field}:` });
+      const codes = ["invalid-type", "invalid-value", "unsupported-peft-type"];
+      const code = codes.find((c) => run.stderr.includes(`error[${c}]`)) ?? "invalid-type";
+      assertOneLineError(run, { file: spec, code, line: 2, col: field.length + 3, message: `${field}:` });
       assertNothingWritten(dir, out);
     }
   });
