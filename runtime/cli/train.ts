@@ -7,7 +7,7 @@ import { RuntimeInputError } from "../errors.js";
 import type { LoraModel } from "../lora/model.js";
 import { loadModel, type CausalLM } from "../models/index.js";
 import { saveAdapter } from "../peft-format.js";
-import { readTokenFile, splitBlocks, toBlocks, type TokenBlocks } from "../train/data.js";
+import { readTextFile, readTokenFile, splitBlocks, toBlocks, type TokenBlocks } from "../train/data.js";
 import { registerTrainingKernels } from "../train/kernels.js";
 import { planForKeptLayers } from "../train/layers.js";
 import { ProgressBar } from "../train/progress.js";
@@ -32,8 +32,9 @@ format and prints the evaluation loss.
 Options:
   --plan FILE              peftc-plan/1 JSON to apply (or --spec SPEC, which compiles one)
   --model DIR              Hugging Face model directory (config.json, optional safetensors)
-  --data FILE              training data: whitespace-separated token ids
+  --data FILE              training data: whitespace-separated token ids (or text with --text)
   --eval-data FILE         evaluation data in the same form (default: hold out --eval-fraction)
+  --text                   the data files are raw text, tokenized with the model's tokenizer.json
   --eval-fraction N        share of the data's blocks held out for evaluation (default 0.1)
   --output DIR             where to write adapter_model.safetensors and adapter_config.json
   --steps N                optimizer steps (default: one epoch, or --epochs)
@@ -51,6 +52,7 @@ interface TrainArgs {
   modelDir: string;
   dataFile: string;
   evalFile: string | undefined;
+  text: boolean;
   evalFraction: number;
   outputDir: string;
   steps: number | undefined;
@@ -74,6 +76,7 @@ export function parseTrainArgs(args: string[], planGiven: boolean): TrainArgs | 
       model: { type: "string" },
       data: { type: "string" },
       "eval-data": { type: "string" },
+      text: { type: "boolean" },
       "eval-fraction": { type: "string" },
       output: { type: "string", short: "o" },
       steps: { type: "string" },
@@ -105,6 +108,7 @@ export function parseTrainArgs(args: string[], planGiven: boolean): TrainArgs | 
     modelDir: required("model"),
     dataFile: required("data"),
     evalFile: values["eval-data"],
+    text: values.text === true,
     evalFraction,
     outputDir: required("output"),
     steps: values.steps === undefined ? undefined : integerOption("steps", values.steps),
@@ -148,9 +152,10 @@ function readPlan(path: string): Plan {
 
 /** Training and evaluation blocks from the data files. */
 function readData(args: TrainArgs, vocabSize: number): { train: TokenBlocks; eval: TokenBlocks } {
-  const all = toBlocks(readTokenFile(args.dataFile, vocabSize), args.seqLen);
+  const read = (path: string) => (args.text ? readTextFile(path, args.modelDir, vocabSize) : readTokenFile(path, vocabSize));
+  const all = toBlocks(read(args.dataFile), args.seqLen);
   if (args.evalFile === undefined) return splitBlocks(all, args.evalFraction);
-  const held = toBlocks(readTokenFile(args.evalFile, vocabSize), args.seqLen);
+  const held = toBlocks(read(args.evalFile), args.seqLen);
   if (held.blocks.length === 0) throw new RuntimeInputError("data-too-small", `fewer than --seq-len (${args.seqLen}) tokens`, { file: args.evalFile });
   if (all.blocks.length === 0) throw new RuntimeInputError("data-too-small", `fewer than --seq-len (${args.seqLen}) tokens`, { file: args.dataFile });
   return { train: all, eval: held };

@@ -1,4 +1,6 @@
-import { readFileSync } from "node:fs";
+import { Tokenizer } from "@huggingface/tokenizers";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { RuntimeInputError } from "../errors.js";
 
 /** Token ids cut into training sequences of one length. */
@@ -13,13 +15,7 @@ export interface TokenBlocks {
  * is reported at its `file:line:col`.
  */
 export function readTokenFile(path: string, vocabSize: number): Int32Array {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new RuntimeInputError(code === "ENOENT" ? "data-not-found" : "data-unreadable", code === "ENOENT" ? "training data file not found" : `cannot read the file: ${code ?? (err as Error).message}`, { file: path });
-  }
+  const text = readDataFile(path);
   const ids: number[] = [];
   const lines = text.split("\n");
   for (let line = 0; line < lines.length; line++) {
@@ -32,6 +28,47 @@ export function readTokenFile(path: string, vocabSize: number): Int32Array {
         const problem = Number.isNaN(id) ? `"${word}" is not a token id (a non-negative integer)` : `token id ${word} is out of range; the vocabulary has ${vocabSize} ids (0 to ${vocabSize - 1})`;
         throw new RuntimeInputError("data-invalid", problem, { file: where });
       }
+      ids.push(id);
+    }
+  }
+  return Int32Array.from(ids);
+}
+
+function readDataFile(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new RuntimeInputError(code === "ENOENT" ? "data-not-found" : "data-unreadable", code === "ENOENT" ? "training data file not found" : `cannot read the file: ${code ?? (err as Error).message}`, { file: path });
+  }
+}
+
+function readJson(path: string): object {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as object;
+  } catch (err) {
+    throw new RuntimeInputError("tokenizer-invalid", `cannot read the tokenizer: ${(err as Error).message}`, { file: path });
+  }
+}
+
+/**
+ * Reads a raw text file and tokenizes it with the model directory's `tokenizer.json` (and
+ * `tokenizer_config.json` when present), using Hugging Face's JavaScript tokenizers. Each
+ * non-empty line is encoded on its own, special tokens included as the tokenizer adds them (a
+ * Llama tokenizer starts each line with its BOS token), and the lines are concatenated.
+ */
+export function readTextFile(path: string, modelDir: string, vocabSize: number): Int32Array {
+  const tokenizerPath = join(modelDir, "tokenizer.json");
+  if (!existsSync(tokenizerPath)) {
+    throw new RuntimeInputError("tokenizer-missing", "--text needs the model directory's tokenizer.json, which is missing; pass token ids instead", { file: tokenizerPath });
+  }
+  const configPath = join(modelDir, "tokenizer_config.json");
+  const tokenizer = new Tokenizer(readJson(tokenizerPath), existsSync(configPath) ? readJson(configPath) : {});
+  const ids: number[] = [];
+  for (const line of readDataFile(path).split("\n")) {
+    if (line.trim() === "") continue;
+    for (const id of tokenizer.encode(line).ids) {
+      if (id >= vocabSize) throw new RuntimeInputError("tokenizer-invalid", `the tokenizer produced id ${id}, outside the model's vocabulary of ${vocabSize}`, { file: tokenizerPath });
       ids.push(id);
     }
   }
