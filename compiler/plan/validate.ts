@@ -58,14 +58,14 @@ function consistencyProblem(plan: Plan): { pointer: string; message: string } | 
     for (const list of ["targets", "modules_to_save"] as const) {
       const moduleAt = new Map<string, number>();
       for (const [j, entry] of adapter[list].entries()) {
-        const pointer = `/adapters/${i}/${list}/${j}`;
+        // Pointers are built only for a problem: a plan can have a million entries.
         const earlier = moduleAt.get(entry.module);
         if (earlier !== undefined) {
-          return { pointer: `${pointer}/module`, message: `module '${entry.module}' is also listed at /adapters/${i}/${list}/${earlier}, ${REGENERATE}` };
+          return { pointer: `/adapters/${i}/${list}/${j}/module`, message: `module '${entry.module}' is also listed at /adapters/${i}/${list}/${earlier}, ${REGENERATE}` };
         }
         moduleAt.set(entry.module, j);
         if (entry.tie !== null && !groups.has(entry.tie.group)) {
-          return { pointer: `${pointer}/tie/group`, message: `tie group '${entry.tie.group}' is not in this adapter's tie_groups, ${REGENERATE}` };
+          return { pointer: `/adapters/${i}/${list}/${j}/tie/group`, message: `tie group '${entry.tie.group}' is not in this adapter's tie_groups, ${REGENERATE}` };
         }
       }
     }
