@@ -5,8 +5,8 @@
  *
  * Each training mode runs in its own child process, so its peak resident memory (maxRSS) is its
  * own. The default model is a small Llama (vocab 8192, hidden 256, 4 layers, grouped-query
- * attention, tied head) built with random weights; `--model DIR` takes a Hugging Face model
- * directory instead (with `--layers N` to keep its first N layers).
+ * attention, tied head) built with random weights. `--model DIR` takes a Hugging Face model
+ * directory instead, and `--layers N` keeps its first N layers.
  *
  * Run: node --import tsx bench/train.bench.ts [--model DIR] [--layers N] [--steps 6] [--seq-len 64]
  *        [--batch-size 4] [--r 8] [--backend auto]
@@ -123,7 +123,7 @@ interface ModeResult {
   forward?: { base: number; adapted: number; merged: number };
 }
 
-/** One training mode, run inside its own process: `lora` or `full`. */
+/** Runs one training mode (`lora` or `full`) inside this process, which the parent started for it. */
 async function runMode(mode: "lora" | "full"): Promise<ModeResult> {
   const backend = await initBackend(args.backend as BackendPreference);
   registerTrainingKernels();

@@ -161,7 +161,7 @@ function readData(args: TrainArgs, vocabSize: number): { train: TokenBlocks; eva
   return { train: all, eval: held };
 }
 
-/** What one `peftc train` run produced, for callers that run it in-process. */
+/** The results of one `peftc train` run, for callers that run it in-process. */
 export interface TrainRun {
   model: CausalLM;
   lora: LoraModel;
@@ -178,11 +178,14 @@ export async function trainFromArgs(args: TrainArgs, io: TrainIo, options: Train
   const backend = await initBackend(args.backend);
   registerTrainingKernels();
   io.stderr.write(`${backend.summary}\n`);
+
+  // Model and adapter: a plan for the full depth is fitted to --num-hidden-layers first.
   const plan = options.plan ?? readPlan(args.planFile!);
   const loadOptions = args.numHiddenLayers === undefined ? { seed: args.seed } : { seed: args.seed, numHiddenLayers: args.numHiddenLayers };
   const { model, weights } = loadModel(args.modelDir, loadOptions);
   const fitted = planForKeptLayers(plan, model, model.config.configuredLayers);
   const lora = applyPlan(model, fitted, { seed: args.seed });
+
   const data = readData(args, model.vocabSize);
   const steps = args.steps ?? stepsForEpochs(args.epochs, data.train.blocks.length, args.batchSize);
   const variables = lora.trainableVariables();
@@ -193,6 +196,7 @@ export async function trainFromArgs(args: TrainArgs, io: TrainIo, options: Train
       `${trainable.toLocaleString("en-US")} trainable of ${(total + trainable).toLocaleString("en-US")} parameters; ` +
       `${data.train.blocks.length} training and ${data.eval.blocks.length} evaluation sequences of ${args.seqLen} tokens, ${steps} steps\n`,
   );
+
   const bar = new ProgressBar(io.stderr, steps);
   const result = train(model, data.train, {
     variables,
@@ -203,6 +207,7 @@ export async function trainFromArgs(args: TrainArgs, io: TrainIo, options: Train
     onStep: (report) => bar.update(report),
   });
   bar.finish();
+
   const evalLoss = evaluateLoss(model, data.eval, args.batchSize);
   saveAdapter(lora, args.outputDir, { baseModelNameOrPath: args.modelDir, taskType: "CAUSAL_LM" });
   io.stdout.write(`trained ${steps} steps in ${result.seconds.toFixed(1)} s (${Math.round(result.tokensPerSecond)} tokens/s); final training loss ${result.losses.at(-1)!.toFixed(6)}\n`);

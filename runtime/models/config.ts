@@ -4,7 +4,7 @@ import { RuntimeInputError } from "../errors.js";
 export const LLAMA_FAMILY = new Set(["llama", "mistral", "qwen2", "smollm3"]);
 export const GPT2_FAMILY = new Set(["gpt2"]);
 
-/** How a config is read: `file` names config.json in errors; `numHiddenLayers` keeps only the first N layers. */
+/** Options for reading a config. `file` is named in errors, and `numHiddenLayers` keeps only the first N layers. */
 export interface ConfigOptions {
   file?: string;
   numHiddenLayers?: number;
@@ -61,7 +61,7 @@ export interface LlamaConfig {
   oBias: boolean;
   mlpBias: boolean;
   attentionDropout: number;
-  /** Per layer: how many positions a query sees (itself included), or null for full causal attention. */
+  /** Per layer: the number of positions a query attends to (itself included), or null for full causal attention. */
   slidingWindow: Array<number | null>;
   /** Per layer: false where the layer skips rotary embeddings (SmolLM3's `no_rope_layers`). */
   useRope: boolean[];
@@ -75,7 +75,7 @@ export function isGPT2Config(config: ModelConfig): config is GPT2Config {
   return config.modelType === "gpt2";
 }
 
-/** The number of decoder layers the model is built with (after any override). */
+/** Returns the number of decoder layers the model is built with (after any override). */
 export function layerCountOf(config: ModelConfig): number {
   return isGPT2Config(config) ? config.nLayer : (config as LlamaConfig).numHiddenLayers;
 }
@@ -252,8 +252,8 @@ function ropeLayers(modelType: string, raw: Record<string, unknown>, reader: Fie
 }
 
 /**
- * The attention window of each layer. `layer_types` (transformers 4.53 and later) says it per
- * layer; older configs imply it: Mistral uses `sliding_window` (default 4096) everywhere, Qwen2
+ * Reads the attention window of each layer. Newer configs list it per layer in `layer_types`,
+ * and older ones imply it: Mistral uses `sliding_window` (default 4096) everywhere, Qwen2
  * only with `use_sliding_window`, and then from layer `max_window_layers` on.
  */
 function slidingWindows(modelType: string, raw: Record<string, unknown>, reader: FieldReader, layers: number): Array<number | null> {

@@ -8,7 +8,7 @@ import type { LlamaConfig, RopeScaling } from "./config.js";
 import type { BuildOptions } from "./gpt2.js";
 
 /**
- * The rotary inverse frequencies `1 / theta^(2i / dim)` for i < dim / 2, in float32 as
+ * Computes the rotary inverse frequencies `1 / theta^(2i / dim)` for i < dim / 2, in float32 as
  * transformers computes them, then rescaled by the config's rope type.
  */
 export function inverseFrequencies(theta: number, dim: number, scaling: RopeScaling): Float32Array {
@@ -43,7 +43,7 @@ class RotaryEmbedding extends Module {
     this.inverse = inverseFrequencies(config.ropeTheta, config.headDim, config.ropeScaling);
   }
 
-  /** The angles for the first half of the head are repeated for the second half. */
+  /** Builds the tables. The angles for the first half of the head are repeated for the second half. */
   tables(seq: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
     const half = this.inverse.length;
     const dim = 2 * half;

@@ -8,8 +8,8 @@ import { readSafetensors } from "../../runtime/safetensors.js";
 export const REFERENCE = fileURLToPath(new URL("../fixtures/reference/", import.meta.url));
 
 /**
- * The adaptable modules of a fixture, derived from its checkpoint alone (tensor names and
- * shapes, as the README documents the layout) rather than from the model builders: Linear
+ * Lists the adaptable modules of a fixture from its checkpoint alone (tensor names and shapes,
+ * laid out as the fixtures' README documents), not from the model builders. Linear
  * weights are [out, in], GPT-2's Conv1D weights [in, out], embeddings [num, dim], and a tied
  * checkpoint gets the `lm_head` it does not store.
  */
@@ -42,7 +42,7 @@ export function checkpointFingerprint(dir: string): string {
 const KIND: Record<string, PlanTarget["kind"]> = { Linear: "linear", Embedding: "embedding", Conv1D: "conv1d_gpt2" };
 
 /**
- * A one-adapter plan (SPEC "Plan") for the modules whose names end with one of `suffixes`,
+ * Builds a one-adapter plan (SPEC "Plan") for the modules whose names end with one of `suffixes`,
  * r and alpha as given. With `tie`, the input embedding and lm_head form a `shared_adapter`
  * group whose source is the embedding, as the compiler writes it with ensure_weight_tying.
  */

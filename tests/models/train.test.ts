@@ -30,7 +30,7 @@ function sink(isTTY = false): { write(text: string): boolean; text: string; isTT
 }
 
 /**
- * A learnable token stream: an arithmetic walk through the vocabulary with a fixed stride, so
+ * Writes a learnable token stream: an arithmetic walk through the vocabulary with a fixed stride, so
  * the next token follows from the current one and the loss can fall well below ln(vocab).
  */
 function writeData(dir: string, lines: number): string {
