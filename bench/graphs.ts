@@ -13,7 +13,7 @@ import type { Graph, GraphModule } from "../compiler/graph/types.js";
 export interface BenchModel {
   /** Short id used in file names and tables. */
   id: string;
-  /** What the graph is, for the table. */
+  /** Description of the graph for the table heading. */
   title: string;
   header: Omit<Graph, "modules">;
   modules(): Generator<GraphModule>;
@@ -27,7 +27,7 @@ function rmsNorm(name: string, size: number): GraphModule {
   return { name, type: "RMSNorm", parameters: size };
 }
 
-/** A module without weights of its own, such as a decoder layer or an activation; it owns 0 parameters. */
+/** Creates a module without weights of its own (a decoder layer, an activation), which owns 0 parameters. */
 function container(name: string, type: string): GraphModule {
   return { name, type, parameters: 0 };
 }
@@ -232,7 +232,7 @@ export function syntheticModel(shape: SyntheticShape = SYNTHETIC_1M): BenchModel
   };
 }
 
-/** The three benchmark models, smallest first. */
+/** Returns the three benchmark models, smallest first. */
 export function benchModels(): BenchModel[] {
   return [llamaModel(), deepseekModel(), syntheticModel()];
 }

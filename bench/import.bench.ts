@@ -1,9 +1,10 @@
 /**
  * Import benchmark: importing a Hugging Face checkpoint directory must read the safetensors
- * headers only, never tensor data. The script writes a Llama-3-70B checkpoint in 100 shards,
- * each a real safetensors file (length prefix, JSON header, a data section of the size the
- * header describes) made sparse with ftruncate so it takes almost no disk, then imports it and
- * prints a markdown section with the bytes read against the checkpoint's size.
+ * headers only, never tensor data. The script writes a Llama-3-70B checkpoint in 100 shards.
+ * Each shard is a real safetensors file (length prefix, JSON header, a data section of the size
+ * the header describes), made sparse with ftruncate so that it takes almost no disk. It then
+ * imports the directory and prints a markdown section with the bytes read against the
+ * checkpoint's size.
  *
  *   node --import tsx bench/import.bench.ts [--shards 100]
  *
@@ -27,7 +28,7 @@ interface Tensor {
 const DTYPE = "BF16";
 const BYTES_PER_ELEMENT = 2;
 
-/** The tensors of a LlamaForCausalLM checkpoint, in the order transformers saves them. */
+/** Lists the tensors of a LlamaForCausalLM checkpoint, in the order transformers saves them. */
 function llamaTensors(shape: LlamaShape): Tensor[] {
   const { hidden, intermediate } = shape;
   const kv = (hidden / shape.heads) * shape.kvHeads;
@@ -155,7 +156,7 @@ function main(): void {
   const dir = mkdtempSync(join(tmpdir(), "peftc-bench-hf-"));
   try {
     const checkpoint = writeCheckpoint(dir, LLAMA3_70B, shardCount);
-    // Reading /proc/self/io itself counts as a read, so the second sample is taken the same way as the first.
+    // The difference includes one read of /proc/self/io itself, a few hundred bytes.
     const before = bytesReadByProcess();
     const start = performance.now();
     const { graph, stats } = loadGraphWithStats(dir);

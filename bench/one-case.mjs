@@ -8,10 +8,9 @@
  *
  * `parse` times the floor: reading the graph file and JSON.parse. `compile` times what
  * `peftc plan SPEC --model GRAPH` does: load the spec, import the graph, compile, serialize
- * the plan as canonical JSON. Each mode runs its path twice in the process: the first run
- * ("cold") is what a command-line user waits for, including one-time costs such as compiling
- * JSON schemas and the JIT warming up; the second ("warm") is the cost that grows with the
- * model. Prints one JSON object with times in milliseconds and the peak resident set size.
+ * the plan as canonical JSON. Each mode runs its path twice in the process. The first run
+ * ("cold") is what a command-line user waits for, one-time costs such as compiling JSON schemas
+ * and the JIT warm-up included. The second ("warm") is the cost that grows with the model. Prints one JSON object with times in milliseconds and the peak resident set size.
  */
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
@@ -65,7 +64,7 @@ else {
   process.exit(2);
 }
 const cold = run();
-// The peak of the first run is the one a command-line user sees.
+// The peak of the first run is the one a command-line user gets.
 const maxRssBytes = peakRss();
 const warm = run();
 process.stdout.write(JSON.stringify({ mode, cold, warm, maxRssBytes }) + "\n");

@@ -33,7 +33,7 @@ function scripts(repeats: string, models: string | undefined): BenchScript[] {
   ];
 }
 
-/** Runs one script and returns its markdown section, or a section that says why there is none. */
+/** Runs one script and returns its markdown section, or a section that explains why there is none. */
 function runScript(script: BenchScript): string {
   const started = Date.now();
   process.stderr.write(`running ${script.file} ${script.args.join(" ")}\n`);

@@ -40,8 +40,8 @@ function escapeName(name: string): string {
 }
 
 /**
- * The distinct short names of the Linear modules except the output head, then fully-qualified
- * Linear names taken at an even stride through the model, up to 200 entries in all.
+ * Builds a 200-entry target list: the distinct short names of the Linear modules except the
+ * output head, then fully-qualified Linear names taken at an even stride through the model.
  */
 export function longTargetList(model: BenchModel): { shortNames: string[]; fullNames: string[] } {
   const linear: string[] = [];
@@ -72,7 +72,7 @@ function yamlList(items: string[]): string {
   return "\n" + items.map((item) => `  - ${yamlString(item)}\n`).join("").trimEnd();
 }
 
-/** The seven specs for one model. */
+/** Builds the seven specs for one model. */
 export function targetCases(model: BenchModel): TargetCase[] {
   const single = SINGLE_ENTRY[model.id];
   if (single === undefined) throw new Error(`no single-entry targets defined for model '${model.id}'`);

@@ -15,7 +15,7 @@ export function compileGlobMatcher(pattern: string, site: PatternSite): NameMatc
 // extglob parentheses, `!`, escapes) may stand for other text.
 const LITERAL_CHAR = /[A-Za-z0-9_.-]/;
 
-/** What a glob's literal ends say about the names it can match. */
+/** Conditions that a glob's literal ends put on the names it can match. */
 interface LiteralBounds {
   /** The whole glob is literal: it matches only the name equal to it. */
   exact: boolean;
@@ -107,8 +107,8 @@ function candidatesFor(bounds: LiteralBounds | null, names: readonly string[], i
 /**
  * Matches several globs against all module names and returns, for each glob in order, the
  * indices (ascending) of the names it matches. The result equals running each glob over every
- * name, but each glob's regex runs only on the names its literal text allows, so a list of
- * hundreds of globs costs about one pass over the names instead of one pass per glob.
+ * name. Each glob's regex runs only on the names its literal text allows, so a list of hundreds
+ * of globs costs about one pass over the names instead of one pass per glob.
  * Globs are compiled and matched one after the other, so the first invalid or too slow glob
  * raises its error as a glob-by-glob scan would.
  */
