@@ -5,7 +5,7 @@ import { compileSpecFile } from "../compile.js";
 import { diffIsEmpty, diffPlans } from "../diff/diff.js";
 import { renderDiff, shouldColor } from "../diff/render.js";
 import { PeftcError } from "../errors.js";
-import { writeFileAtomic } from "../io/atomic.js";
+import { writeFileAtomicAsync } from "../io/atomic.js";
 import { canonicalJson } from "../plan/canonical.js";
 import { planSummary } from "../plan/summary.js";
 import type { Plan } from "../plan/types.js";
@@ -122,7 +122,7 @@ async function runPlan(args: string[], io: CliIo): Promise<number> {
 
   const text = serialize(result.plan, format);
   // The summary follows the write, so a failed write prints its error alone.
-  if (values.output !== undefined) writeFileAtomic(values.output, text);
+  if (values.output !== undefined) await writeFileAtomicAsync(values.output, text);
   printSummary();
   if (values.output === undefined) io.stdout.write(text);
   return 0;

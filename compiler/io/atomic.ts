@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { open, rename } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { PeftcError } from "../errors.js";
 
@@ -27,11 +28,8 @@ const WRITE_FAILURES: Record<string, string> = {
   ENOSPC: "no space left on the device",
 };
 
-/**
- * Writes `data` to `path` through a temp file in the same directory and a rename, so a reader
- * sees either the previous file or the complete new one, never a partial write.
- */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+/** Checks that the directory of `path` exists and returns a fresh temp file name beside `path`. */
+function tempPathFor(path: string): string {
   const dir = dirname(path);
   let dirIsDirectory = false;
   try {
@@ -44,8 +42,24 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
       file: path,
     });
   }
+  return join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+}
+
+function writeFailure(err: unknown, path: string): PeftcError {
+  if (err instanceof PeftcError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  const reason = code !== undefined ? (WRITE_FAILURES[code] ?? code) : (err as Error).message;
+  return new PeftcError("output-write-failed", `cannot write ${path}: ${reason}`, { file: path });
+}
+
+/**
+ * Writes `data` to `path` through a temp file in the same directory and a rename, so a reader
+ * sees either the previous file or the complete new one, never a partial write. Signal listeners
+ * cannot run during this synchronous write, so SIGINT or SIGTERM is handled after the rename.
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  const temp = tempPathFor(path);
   installSignalCleanup();
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   pendingTemps.add(temp);
   try {
     const fd = openSync(temp, "wx", 0o644);
@@ -60,10 +74,41 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     renameSync(temp, path);
   } catch (err) {
     rmSync(temp, { force: true });
-    if (err instanceof PeftcError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason = code !== undefined ? (WRITE_FAILURES[code] ?? code) : (err as Error).message;
-    throw new PeftcError("output-write-failed", `cannot write ${path}: ${reason}`, { file: path });
+    throw writeFailure(err, path);
+  } finally {
+    pendingTemps.delete(temp);
+  }
+}
+
+/** Bytes written per call by writeFileAtomicAsync; signal listeners can run between calls. */
+const WRITE_CHUNK_BYTES = 1 << 20;
+
+/**
+ * Writes `data` to `path` like writeFileAtomic, but in chunks with awaits between them. A SIGINT,
+ * SIGTERM or SIGHUP that arrives before the rename then removes the temp file and stops the
+ * process, so `path` keeps its previous content.
+ */
+export async function writeFileAtomicAsync(path: string, data: string | Uint8Array): Promise<void> {
+  const temp = tempPathFor(path);
+  installSignalCleanup();
+  pendingTemps.add(temp);
+  try {
+    const handle = await open(temp, "wx", 0o644);
+    try {
+      const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+      let offset = 0;
+      while (offset < bytes.length) {
+        const { bytesWritten } = await handle.write(bytes, offset, Math.min(WRITE_CHUNK_BYTES, bytes.length - offset));
+        offset += bytesWritten;
+      }
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw writeFailure(err, path);
   } finally {
     pendingTemps.delete(temp);
   }
