@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { GRAPH_FORMAT, type Graph } from "../graph/types.js";
 import { loadGraph } from "../import/index.js";
 import { canonicalJson } from "../io/canonical-json.js";
-import { writeFileAtomic } from "../io/atomic.js";
+import { writeFileAtomicAsync } from "../io/atomic.js";
 import type { Command } from "./io.js";
 
 /** Key order of a graph document; other keys follow alphabetically. */
@@ -85,7 +85,7 @@ export const graphCommand: Command = {
     const fromCwd = (p: string): string => (isAbsolute(p) || io.cwd === process.cwd() ? p : resolve(io.cwd, p));
     const graph = loadGraph(fromCwd(positionals[0]!));
     const text = graphToJson(graph);
-    if (values.output !== undefined) writeFileAtomic(fromCwd(values.output), text);
+    if (values.output !== undefined) await writeFileAtomicAsync(fromCwd(values.output), text);
     else io.stdout.write(text);
     return 0;
   },
