@@ -36,3 +36,18 @@ export {
 } from "./peft-format.js";
 export { Rng } from "./random.js";
 export { halfToFloat, readSafetensors, writeSafetensors, type SafetensorsEntry, type SafetensorsFile } from "./safetensors.js";
+export {
+  CausalLM,
+  GPT2LMHeadModel,
+  LlamaForCausalLM,
+  buildModel,
+  causalLmLoss,
+  loadModel,
+  parseModelConfig,
+  type GPT2Config,
+  type LlamaConfig,
+  type LoadModelOptions,
+  type ModelConfig,
+} from "./models/index.js";
+export { runTrain, type TrainIo, type TrainCommandOptions } from "./cli/train.js";
+export { evaluateLoss, train, type StepReport, type TrainOptions, type TrainResult } from "./train/trainer.js";
