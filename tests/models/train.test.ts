@@ -33,15 +33,15 @@ function sink(isTTY = false): { write(text: string): boolean; text: string; isTT
  * Writes a learnable token stream: an arithmetic walk through the vocabulary with a fixed stride, so
  * the next token follows from the current one and the loss can fall well below ln(vocab).
  */
-function writeData(dir: string, lines: number): string {
+function writeData(dir: string, lines: number, vocab = VOCAB): string {
   const rng = new Rng(7);
   const out: string[] = [];
   for (let i = 0; i < lines; i++) {
-    let token = Math.floor(rng.next() * VOCAB);
+    let token = Math.floor(rng.next() * vocab);
     const ids: number[] = [];
     for (let j = 0; j < 16; j++) {
       ids.push(token);
-      token = (token + 5) % VOCAB;
+      token = (token + 5) % vocab;
     }
     out.push(ids.join(" "));
   }
@@ -58,34 +58,44 @@ function setup(): { dir: string; planPath: string; dataPath: string } {
   return { dir, planPath, dataPath: writeData(dir, 40) };
 }
 
-test("train saves an adapter that reproduces the eval loss", async () => {
-  const { dir, planPath, dataPath } = setup();
-  const output = join(dir, "adapter");
-  const stdout = sink();
-  const stderr = sink();
-  const args = ["--plan", planPath, "--model", MODEL, "--data", dataPath, "--output", output, "--steps", "30", "--lr", "0.01", "--seq-len", "16", "--batch-size", "4", "--seed", "3", "--backend", "cpu"];
-  const run = await trainFromArgs(parseTrainArgs(args, false) as Exclude<ReturnType<typeof parseTrainArgs>, "help">, { stdout, stderr });
+const ROUND_TRIPS: Array<[string, string[], string]> = [
+  ["tiny-llama-tied", ["q_proj", "v_proj", "embed_tokens", "lm_head"], "model.embed_tokens"],
+  ["tiny-gpt2", ["c_attn", "c_fc", "wte", "lm_head"], "transformer.wte"],
+];
 
-  assert.ok(existsSync(join(output, "adapter_model.safetensors")));
-  const config = JSON.parse(readFileSync(join(output, "adapter_config.json"), "utf8")) as Record<string, unknown>;
-  assert.is(config["peft_type"], "LORA");
-  assert.ok((config["target_modules"] as string[]).includes("lm_head"));
+for (const [fixture, targets, embedding] of ROUND_TRIPS) {
+  test(`${fixture} adapter reload reproduces the eval loss`, async () => {
+    const model = join(REFERENCE, fixture);
+    const dir = mkdtempSync(join(tmpdir(), "peftc-train-"));
+    const planPath = join(dir, "plan.json");
+    writeFileSync(planPath, JSON.stringify(planFor(checkpointModules(model), targets, { tie: embedding })));
+    const output = join(dir, "adapter");
+    const stdout = sink();
+    const args = ["--plan", planPath, "--model", model, "--data", writeData(dir, 40, 96), "--output", output, "--steps", "30", "--lr", "0.01", "--seq-len", "16", "--batch-size", "4", "--seed", "3", "--backend", "cpu"];
+    const parsed = parseTrainArgs(args, false);
+    if (parsed === "help") throw new Error("unexpected --help");
+    const run = await trainFromArgs(parsed, { stdout, stderr: sink() });
 
-  const printed = /eval loss (\d+\.\d+)/.exec(stdout.text);
-  assert.ok(printed, stdout.text);
-  assert.is(Number(printed![1]), Number(run.evalLoss.toFixed(6)));
+    assert.ok(existsSync(join(output, "adapter_model.safetensors")));
+    const config = JSON.parse(readFileSync(join(output, "adapter_config.json"), "utf8")) as Record<string, unknown>;
+    assert.is(config["peft_type"], "LORA");
+    assert.ok((config["target_modules"] as string[]).includes("lm_head"));
+    const printed = /eval loss (\d+\.\d+)/.exec(stdout.text);
+    assert.ok(printed, stdout.text);
+    assert.is(Number(printed![1]), Number(run.evalLoss.toFixed(6)));
 
-  // A fresh model with the same seed, the same plan and the saved adapter gives the same loss.
-  const { model } = loadModel(MODEL, { seed: 3 });
-  const baseLoss = evaluateLoss(model, run.evalData, 4);
-  const lora = applyPlan(model, run.plan, { seed: 99 });
-  loadAdapter(lora, output);
-  const reloaded = evaluateLoss(model, run.evalData, 4);
-  assert.ok(Math.abs(reloaded - run.evalLoss) < 1e-5, `reloaded ${reloaded} vs trained ${run.evalLoss}`);
-  // Training moved the loss: the stride pattern is learnable and the base weights are random.
-  assert.ok(run.evalLoss < baseLoss - 0.5, `eval loss ${run.evalLoss} is not clearly below the base model's ${baseLoss}`);
-  rmSync(dir, { recursive: true });
-});
+    // A fresh model with the same seed, the same plan and the saved adapter gives the same loss.
+    const fresh = loadModel(model, { seed: 3 }).model;
+    const baseLoss = evaluateLoss(fresh, run.evalData, 4);
+    const lora = applyPlan(fresh, run.plan, { seed: 99 });
+    loadAdapter(lora, output);
+    const reloaded = evaluateLoss(fresh, run.evalData, 4);
+    assert.ok(Math.abs(reloaded - run.evalLoss) < 1e-5, `reloaded ${reloaded} vs trained ${run.evalLoss}`);
+    // Training moved the loss: the stride pattern is learnable.
+    assert.ok(run.evalLoss < baseLoss - 0.5, `eval loss ${run.evalLoss} is not clearly below the base model's ${baseLoss}`);
+    rmSync(dir, { recursive: true });
+  });
+}
 
 test("train prints plain progress lines off a terminal", async () => {
   const { dir, planPath, dataPath } = setup();
