@@ -96,6 +96,10 @@ export function parseTrainArgs(args: string[], planGiven: boolean): TrainArgs | 
     if (value === undefined) throw new RuntimeInputError("usage", `missing --${name}; see \`peftc train --help\``);
     return value;
   };
+  if (values.spec !== undefined && !planGiven) {
+    // The peftc command compiles --spec and passes the plan in; the runtime never loads the compiler.
+    throw new RuntimeInputError("usage", "--spec is compiled by the peftc command; when calling runTrain directly, compile the spec and pass the plan (or --plan FILE)");
+  }
   if (values.plan === undefined && !planGiven) throw new RuntimeInputError("usage", "missing --plan (or --spec); see `peftc train --help`");
   const backend = values.backend ?? "auto";
   if (!["auto", "gpu", "wasm", "cpu"].includes(backend)) throw new RuntimeInputError("usage", `--backend must be auto, gpu, wasm or cpu, got "${backend}"`);

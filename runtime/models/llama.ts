@@ -64,7 +64,7 @@ class RotaryEmbedding extends Module {
   }
 
   forward(_x: tf.Tensor): tf.Tensor {
-    throw new Error(`${this.typeName} has no forward; the attention layers read its tables`);
+    throw new Error(`${this.typeName} has no forward; the attention layers call tables(seq)`);
   }
 }
 
@@ -87,11 +87,6 @@ function repeatKv(x: tf.Tensor, times: number): tf.Tensor {
   return tf.reshape(expanded, [batch, kvHeads * times, seq, dim]);
 }
 
-interface LayerContext {
-  cos: tf.Tensor2D;
-  sin: tf.Tensor2D;
-}
-
 class LlamaAttention extends Module {
   readonly typeName: string;
   q_proj: Linear;
@@ -100,9 +95,16 @@ class LlamaAttention extends Module {
   o_proj: Linear;
   private readonly dropout: Dropout;
 
-  constructor(private readonly config: LlamaConfig, readonly layerIndex: number, prefix: string, rng: Rng) {
+  /**
+   * The model's rotary module, shared by every layer. It is referenced, not registered, so it
+   * stays `model.rotary_emb` in the module tree as in transformers.
+   */
+  private readonly rotary: RotaryEmbedding;
+
+  constructor(private readonly config: LlamaConfig, readonly layerIndex: number, prefix: string, rotary: RotaryEmbedding, rng: Rng) {
     super();
     this.typeName = `${prefix}Attention`;
+    this.rotary = rotary;
     const { hiddenSize, numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim } = config;
     const qkv = { bias: config.qkvBias, rng };
     this.q_proj = this.registerModule("q_proj", new Linear(hiddenSize, heads * headDim, qkv));
@@ -112,18 +114,15 @@ class LlamaAttention extends Module {
     this.dropout = new Dropout(config.attentionDropout, rng);
   }
 
-  forward(_x: tf.Tensor): tf.Tensor {
-    throw new Error(`${this.typeName} needs rotary tables; call attention(x, context)`);
-  }
-
-  attention(x: tf.Tensor, context: LayerContext): tf.Tensor {
+  forward(x: tf.Tensor): tf.Tensor {
     const { numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim } = this.config;
     let q = splitHeads(this.q_proj.forward(x), heads, headDim);
     let k = splitHeads(this.k_proj.forward(x), kvHeads, headDim);
     const v = splitHeads(this.v_proj.forward(x), kvHeads, headDim);
     if (this.config.useRope[this.layerIndex]) {
-      q = applyRotary(q, context.cos, context.sin);
-      k = applyRotary(k, context.cos, context.sin);
+      const { cos, sin } = this.rotary.tables(x.shape[1]!);
+      q = applyRotary(q, cos, sin);
+      k = applyRotary(k, cos, sin);
     }
     const mask = causalMask(x.shape[1]!, this.config.slidingWindow[this.layerIndex] ?? null);
     this.dropout.training = this.training;
@@ -162,21 +161,17 @@ class LlamaDecoderLayer extends Module {
   input_layernorm: RMSNorm;
   post_attention_layernorm: RMSNorm;
 
-  constructor(config: LlamaConfig, layerIndex: number, prefix: string, rng: Rng, file?: string) {
+  constructor(config: LlamaConfig, layerIndex: number, prefix: string, rotary: RotaryEmbedding, rng: Rng, file?: string) {
     super();
     this.typeName = `${prefix}DecoderLayer`;
-    this.self_attn = this.registerModule("self_attn", new LlamaAttention(config, layerIndex, prefix, rng));
+    this.self_attn = this.registerModule("self_attn", new LlamaAttention(config, layerIndex, prefix, rotary, rng));
     this.mlp = this.registerModule("mlp", new LlamaMLP(config, prefix, rng, file));
     this.input_layernorm = this.registerModule("input_layernorm", new RMSNorm(config.hiddenSize, config.rmsNormEps, `${prefix}RMSNorm`));
     this.post_attention_layernorm = this.registerModule("post_attention_layernorm", new RMSNorm(config.hiddenSize, config.rmsNormEps, `${prefix}RMSNorm`));
   }
 
-  forward(_x: tf.Tensor): tf.Tensor {
-    throw new Error(`${this.typeName} needs rotary tables; call layer(x, context)`);
-  }
-
-  layer(x: tf.Tensor, context: LayerContext): tf.Tensor {
-    const h = tf.add(x, this.self_attn.attention(this.input_layernorm.forward(x), context));
+  forward(x: tf.Tensor): tf.Tensor {
+    const h = tf.add(x, this.self_attn.forward(this.input_layernorm.forward(x)));
     return tf.add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
   }
 }
@@ -192,17 +187,17 @@ class LlamaModel extends Module {
     super();
     this.typeName = `${prefix}Model`;
     this.embed_tokens = this.registerModule("embed_tokens", new Embedding(config.vocabSize, config.hiddenSize, { rng }));
-    const layers = Array.from({ length: config.numHiddenLayers }, (_, i) => new LlamaDecoderLayer(config, i, prefix, rng, file));
+    const rotary = new RotaryEmbedding(config, prefix);
+    const layers = Array.from({ length: config.numHiddenLayers }, (_, i) => new LlamaDecoderLayer(config, i, prefix, rotary, rng, file));
     this.layers = this.registerModule("layers", new ModuleList(layers));
     this.norm = this.registerModule("norm", new RMSNorm(config.hiddenSize, config.rmsNormEps, `${prefix}RMSNorm`));
-    this.rotary_emb = this.registerModule("rotary_emb", new RotaryEmbedding(config, prefix));
+    this.rotary_emb = this.registerModule("rotary_emb", rotary);
   }
 
   forward(ids: tf.Tensor): tf.Tensor {
     let x = this.embed_tokens.forward(ids);
-    const context = this.rotary_emb.tables(ids.shape[1]!);
     // Read the layers from the list each time: applyPlan may have replaced modules inside it.
-    for (const [, layer] of this.layers.children()) x = (layer as LlamaDecoderLayer).layer(x, context);
+    for (const [, layer] of this.layers.children()) x = layer.forward(x);
     return this.norm.forward(x);
   }
 }

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { applyPlan } from "../../runtime/apply.js";
 import { initBackend } from "../../runtime/backend.js";
 import { RuntimeInputError } from "../../runtime/errors.js";
 import { fingerprintModel } from "../../runtime/graph.js";
@@ -199,6 +200,21 @@ test("layer override keeps the first layers of a checkpoint", () => {
   assert.equal(layer0(model), layer0(full));
   assert.not.equal(Array.from(model.logits(ids).dataSync()), Array.from(full.logits(ids).dataSync()));
   assert.throws(() => loadModel(join(REFERENCE, "tiny-llama"), { numHiddenLayers: 3 }), /layer override 3 is more than the model's num_hidden_layers \(2\)/);
+});
+
+test("decoder layer saved as a trainable copy", () => {
+  const dir = join(REFERENCE, "tiny-llama");
+  const plan = planFor(checkpointModules(dir), ["q_proj"]);
+  plan.adapters[0]!.modules_to_save = [{ module: "model.layers.1", parameters: null, tie: null }];
+  const { model } = loadModel(dir);
+  const ids = tf.tensor2d([[3, 1, 4, 1, 5]], undefined, "int32");
+  const before = Array.from(model.logits(ids).dataSync());
+  const lora = applyPlan(model, plan, { seed: 1 });
+  // B starts at zero and the copy starts equal to the layer, so the logits do not move.
+  assert.equal(Array.from(model.logits(ids).dataSync()), before);
+  const copied = lora.savedModules.get("model.layers.1")!.copy.namedVariables().length;
+  assert.is(copied, 9, "two norms and seven projections");
+  assert.is(lora.trainableVariables().length, 2 * 2 + copied);
 });
 
 test("plan for the full depth fits a model with fewer layers", () => {

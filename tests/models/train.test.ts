@@ -161,4 +161,11 @@ test("train reports a missing option as usage", async () => {
   assert.match(stderr.text, /^error\[usage\]: missing --plan/);
 });
 
+test("runTrain without the bin rejects --spec", async () => {
+  const stderr = sink();
+  const code = await runTrain(["--spec", "spec.yaml", "--model", MODEL, "--data", "d.txt", "--output", "out"], { stdout: sink(), stderr });
+  assert.is(code, 1);
+  assert.match(stderr.text, /^error\[usage\]: --spec is compiled by the peftc command/);
+});
+
 test.run();
