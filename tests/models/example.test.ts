@@ -27,7 +27,7 @@ test("smollm2 example keeps the tie through training and merging", async () => {
   const output = mkdtempSync(join(tmpdir(), "peftc-smollm2-"));
   const stderr = sink();
   const stdout = sink();
-  const { checks, evalLoss } = await runExample({ steps: 2, layers: 1, seqLen: 8, batchSize: 1, evalFraction: 0.002, output }, { stdout, stderr });
+  const { checks, evalLoss } = await runExample({ steps: 2, layers: 1, seqLen: 8, batchSize: 1, evalFraction: 0.002, output, backend: "cpu" }, { stdout, stderr });
   assert.ok(Number.isFinite(evalLoss));
   assert.ok(checks.length >= 9, `${checks.length} checks`);
   for (const check of checks) assert.ok(check.ok, `${check.name}: ${check.detail}`);
