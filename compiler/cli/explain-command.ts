@@ -33,20 +33,23 @@ function describeModule(m: GraphModule): string {
 }
 
 /** What PEFT's name-based tie handling does differently for a tied module (SPEC "Deliberate differences"). */
-export function peftTieDifference(name: string, group: TieGroup, mode: string): string | null {
+export function peftTieDifference(name: string, group: TieGroup, mode: string, selectedBySpec: boolean): string[] | null {
   if (mode === "untied") return null;
   const short = name.slice(name.lastIndexOf(".") + 1);
+  const what = mode === "shared_copy" ? "copy" : "adapter";
   const notes: string[] = [];
   if (name !== group.source && name.includes(".")) {
     notes.push(
-      `PEFT compares the short name '${short}' with the fully-qualified tied names, so it does not treat '${name}' as tied and gives it an independent adapter or copy, which splits the shared weight when merged`,
+      `PEFT compares the short name '${short}' with the fully-qualified tied names, so it does not see '${name}' as tied. ` +
+        (selectedBySpec ? `It gives it its own ${what}` : `It leaves it without the shared ${what}`) +
+        ", and merging then splits the shared weight.",
     );
   }
   const sourceShort = group.source.slice(group.source.lastIndexOf(".") + 1);
   if (sourceShort !== "embed_tokens") {
-    notes.push(`PEFT looks for the input embedding under the name 'embed_tokens' and so misses '${group.source}'; peftc finds it by identity (get_input_embeddings())`);
+    notes.push(`PEFT looks for the input embedding under the name 'embed_tokens', so it misses '${group.source}'. peftc finds it by identity, as get_input_embeddings() returns it.`);
   }
-  return notes.length > 0 ? notes.join("; ") : null;
+  return notes.length > 0 ? notes : null;
 }
 
 function explainAdapter(result: CompileResult, adapter: PlanAdapter, resolved: ResolvedAdapter, index: number): string[] {
@@ -73,8 +76,10 @@ function explainAdapter(result: CompileResult, adapter: PlanAdapter, resolved: R
     lines.push(`  LoRA parameters: ${target.parameters ?? "unknown"}${target.tie?.role === "member" ? " (shares the source's tensors" + (target.tie.orientation === "transposed" ? ", A and B swapped and transposed)" : ")") : ""}`);
   } else if (saved) {
     const why = resolved.savedReason.get(index);
+    const source = saved.tie ? result.tieGroups.find((g) => g.id === saved.tie!.group)?.source : undefined;
     if (why) lines.push(`  saved as a trainable copy: the name ends with ${why.field === "task_type" ? `the task_type head '${why.entry}'` : `modules_to_save entry '${why.entry}'`}`);
-    else if (saved.tie) lines.push(`  saved: shares the trainable copy of tie group ${saved.tie.group} (ensure_weight_tying)`);
+    if (saved.tie?.role === "member") lines.push(`  the copy is the one hosted on '${source}' for tie group ${saved.tie.group}, shared by the whole group, so its parameters count there`);
+    else if (saved.tie?.role === "source") lines.push(`  this copy is shared by every module of tie group ${saved.tie.group}`);
     lines.push("  no LoRA adapter: a saved module and everything inside it are never targeted");
   } else if (exclusion) {
     const field =
@@ -96,8 +101,10 @@ function explainAdapter(result: CompileResult, adapter: PlanAdapter, resolved: R
     lines.push(`  tie group ${group.id}: ${role}; source ${group.source}, members ${group.members.join(", ")}`);
     if (planGroup) {
       lines.push(`  mode ${planGroup.mode}${planGroup.mode === "untied" ? ": ensure_weight_tying is off, so tied modules are adapted independently" : ""}`);
-      const difference = peftTieDifference(m.name, group, planGroup.mode);
-      if (difference) lines.push(`  PEFT would differ: ${difference}`);
+      const selectedBySpec = reason !== undefined || resolved.savedReason.has(index);
+      const difference = peftTieDifference(m.name, group, planGroup.mode, selectedBySpec);
+      if (difference) lines.push(...difference.map((d) => `  PEFT would differ: ${d}`));
+      else if (planGroup.mode !== "untied") lines.push("  PEFT does the same here: the tied modules are top-level or named embed_tokens, which its name-based check finds");
     } else {
       lines.push("  this adapter does not touch the group, so the tie is left as it is");
     }

@@ -10,6 +10,16 @@ function usage(): string {
   return ["Usage: peftc <command> [options]", "", "Commands:", ...lines, "", "Run `peftc <command> --help` for a command's options."].join("\n") + "\n";
 }
 
+/** Rewords Node's parseArgs errors, whose advice about `--` rarely applies, into one short sentence. */
+function usageProblem(err: Error): string {
+  const option = /'(-{1,2}[^'\s]+)[^']*'/.exec(err.message)?.[1];
+  const code = (err as { code?: string }).code;
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option !== undefined) return `unknown option '${option}'`;
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && option !== undefined) return `option '${option}' needs a value`;
+  if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") return `unexpected argument: ${err.message.replace(/^Unexpected argument '([^']*)'.*$/s, "'$1'")}`;
+  return err.message.replace(/\.$/, "");
+}
+
 /** Runs the CLI and returns the exit code: 0 success, 1 error (`diff`: 2 when the plans differ). */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   const [name, ...rest] = argv;
@@ -25,7 +35,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   }
   const command = commands.find((c) => c.name === name);
   if (command === undefined) {
-    io.stderr.write(`error[unknown-command]: unknown command '${name}'; commands are ${commands.map((c) => c.name).join(", ")}\n`);
+    const names = [...commands.map((c) => c.name), "train"];
+    io.stderr.write(`error[unknown-command]: unknown command '${name}'; commands are ${names.join(", ")}; see \`peftc --help\`\n`);
     return 1;
   }
   try {
@@ -37,7 +48,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     }
     const code = (err as { code?: string }).code;
     if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) {
-      io.stderr.write(`error[usage]: ${(err as Error).message}; see \`peftc ${name} --help\`\n`);
+      io.stderr.write(`error[usage]: ${usageProblem(err as Error)}; see \`peftc ${name} --help\`\n`);
       return 1;
     }
     throw err;

@@ -28,7 +28,8 @@ function countBy<T>(items: T[], key: (item: T) => string): string {
 function adapterSummary(adapter: PlanAdapter, base: number | null): string[] {
   const lines: string[] = [];
   const t = adapter.targets;
-  lines.push(`adapter '${adapter.name}': ${t.length} targets, ${adapter.modules_to_save.length} modules to save`);
+  const saved = adapter.modules_to_save.length;
+  lines.push(`adapter '${adapter.name}': ${t.length} ${t.length === 1 ? "target" : "targets"}, ${saved} ${saved === 1 ? "module" : "modules"} to save`);
   if (t.length > 0) {
     lines.push(`  by module: ${countBy(t, (x) => x.module.slice(x.module.lastIndexOf(".") + 1))}`);
     lines.push(`  by kind: ${countBy(t, (x) => x.kind)}`);

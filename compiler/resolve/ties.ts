@@ -102,8 +102,11 @@ export function applyTies(graph: Graph, groups: TieGroup[], resolved: ResolvedAd
     untied: new Map(),
     diagnostics: [],
   };
-  const warn = (code: string, message: string, path: Array<string | number>) =>
-    outcome.diagnostics.push({ severity: "warning", code, message, ...at(adapter, file, path) });
+  // A warning points at the field that caused it, or at target_modules when that field was not written.
+  const warn = (code: string, message: string, path: Array<string | number>) => {
+    const where = adapter.positionOf(path) !== undefined ? path : ["target_modules"];
+    outcome.diagnostics.push({ severity: "warning", code, message, ...at(adapter, file, where) });
+  };
   const ensure = adapter.ensure_weight_tying;
   const tiedModules = new Set<number>();
 
@@ -121,9 +124,11 @@ export function applyTies(graph: Graph, groups: TieGroup[], resolved: ResolvedAd
     const names = all.map((i) => graph.modules[i]!.name);
 
     if (!ensure) {
+      const touched = [...new Set([...viaSave, ...selected, ...viaTokens])].map((i) => graph.modules[i]!.name);
       warn(
         "tie-not-ensured",
-        `${names.join(", ")} share one weight, but ensure_weight_tying is not set, so each gets its own adapter or copy; merging then splits the shared weight and the merged model must be saved with tie_word_embeddings: false. Set ensure_weight_tying: true to share one adapter`,
+        `${names.join(", ")} share one weight, but ensure_weight_tying is not set, so ${touched.join(", ")} ${touched.length === 1 ? "gets its" : "get their"} own adapter or copy. ` +
+          "Merging then splits the shared weight, and the merged model must be saved with tie_word_embeddings: false. Set ensure_weight_tying: true to share one adapter",
         ["ensure_weight_tying"],
       );
       outcome.groups.push({ id: group.id, source: group.source, members: group.members, mode: "untied", note: "merging splits the shared weight; save a merged model with tie_word_embeddings: false" });
