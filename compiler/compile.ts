@@ -51,7 +51,20 @@ export function modelPathFor(spec: Spec, modelOption: string | undefined): strin
 /** Loads a spec and its model and compiles them. */
 export function compileSpecFile(specPath: string, options: { model?: string } = {}): CompileResult {
   const spec = loadSpec(specPath);
-  const graph = loadGraph(modelPathFor(spec, options.model));
+  const modelPath = modelPathFor(spec, options.model);
+  let graph: Graph;
+  try {
+    graph = loadGraph(modelPath);
+  } catch (err) {
+    // A model named by the spec's `model:` field: say so, since the user may not see that path.
+    if (options.model !== undefined || !(err instanceof PeftcError) || !MODEL_PATH_ERRORS.has(err.diagnostic.code)) throw err;
+    throw new PeftcError(err.diagnostic.code, `${err.message} (the model path comes from \`model:\` in ${spec.file}; fix it there or pass --model)`, {
+      ...(err.diagnostic.file !== undefined ? { file: err.diagnostic.file } : {}),
+    });
+  }
   return compileSpec(spec, graph);
 }
+
+/** Errors that mean the model path itself is wrong rather than the files in it. */
+const MODEL_PATH_ERRORS = new Set(["model-not-found", "not-a-model", "file-not-found"]);
 

@@ -137,9 +137,10 @@ function readInput(resolved: string, path: string): string {
 }
 
 function isPlanFile(text: string): boolean {
-  // Only JSON can be a plan. A JSON object whose format names any peftc-plan version goes to the plan
-  // loader, and so does broken JSON that starts like one, so the error names the plan's fault.
-  // Anything else goes to the spec compiler.
+  // A JSON object whose format names any peftc-plan version goes to the plan loader, and so does
+  // broken JSON that starts like one, so the error names the plan's fault. A YAML plan (from
+  // `peftc plan --format yaml`) starts with its format line. Anything else goes to the spec compiler.
+  if (PLAN_FORMAT_IN_YAML.test(text.slice(0, 4096))) return true;
   if (!text.trimStart().startsWith("{")) return false;
   try {
     const value = JSON.parse(text) as unknown;
@@ -154,3 +155,5 @@ function isPlanFile(text: string): boolean {
 const PLAN_FORMAT_PREFIX = PLAN_FORMAT.slice(0, PLAN_FORMAT.indexOf("/") + 1);
 /** A `"format": "peftc-plan/..."` entry, as canonical plans have at their start. */
 const PLAN_FORMAT_IN_TEXT = new RegExp(`"format"\\s*:\\s*"${PLAN_FORMAT_PREFIX}`);
+/** A top-level `format: peftc-plan/...` line of a YAML plan. */
+const PLAN_FORMAT_IN_YAML = new RegExp(`^format:\\s*["']?${PLAN_FORMAT_PREFIX}`, "m");

@@ -108,8 +108,8 @@ async function runPlan(args: string[], io: CliIo): Promise<number> {
   };
 
   if (values.check !== undefined) {
-    printSummary();
     const committed = loadPlan(values.check);
+    printSummary();
     const diff = diffPlans(committed, result.plan);
     if (diffIsEmpty(diff) && canonicalJson(committed) === canonicalJson(result.plan)) {
       io.stderr.write(`${values.check} is up to date\n`);

@@ -116,6 +116,18 @@ function parseJson(text: string, file: string): unknown {
   }
 }
 
+/** Parses a YAML plan, turning the first syntax error into PeftcError `yaml-syntax` with its position. */
+function parseYamlPlan(text: string, file: string): unknown {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, maxAliasCount: 100 });
+  const error = doc.errors[0];
+  if (error !== undefined) {
+    const pos = lines.linePos(error.pos[0]);
+    throw new PeftcError("yaml-syntax", `invalid plan: ${error.message.split("\n")[0]}; a plan is the JSON or YAML that \`peftc plan\` writes`, { file, line: pos.line, col: pos.col });
+  }
+  return doc.toJS({ maxAliasCount: 100 });
+}
+
 /** Reads the plan file at `path` and validates it. Relative paths are read from `cwd` (default: process.cwd()). */
 export function loadPlan(path: string, options: { cwd?: string } = {}): Plan {
   const fullPath = resolve(options.cwd ?? process.cwd(), path);
@@ -129,7 +141,8 @@ export function loadPlan(path: string, options: { cwd?: string } = {}): Plan {
     const reason = code === "ENOENT" ? "file not found" : (code ?? String(err));
     throw new PeftcError("plan-not-found", `cannot read plan ${path}: ${reason}`, { file: path });
   }
-  const plan = parseJson(text, path);
+  // `peftc plan --format yaml` writes YAML plans; JSON plans start with "{".
+  const plan = text.trimStart().startsWith("{") ? parseJson(text, path) : parseYamlPlan(text, path);
   const problem = firstProblem(plan);
   if (problem === null) return plan as Plan;
   const at = pointerPosition(text, problem.pointer) ?? {};

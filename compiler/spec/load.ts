@@ -18,6 +18,7 @@ import { readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { isMap, isScalar, isSeq, type Node } from "yaml";
 import type { Diagnostic } from "../errors.js";
+import { parseJson } from "../import/json-file.js";
 import { PeftcError } from "../errors.js";
 import { loraFields, suggestField, YAML_TOP_LEVEL_FIELDS } from "./fields.js";
 import { normalizeAdapter } from "./normalize.js";
@@ -258,6 +259,8 @@ function checkModel(ctx: LoadContext, top: Block): string | null {
  * (a SpecError listing every problem when there are several) on invalid input.
  */
 export function parseSpec(text: string, file: string): Spec {
+  // A .json file must be strict JSON, as PEFT reads it; YAML then parses it again for positions.
+  if (file.toLowerCase().endsWith(".json")) parseJson(text, file);
   const source = parseSource(text, file);
   const root = source.doc.contents;
   if (root === null || (isScalar(root) && root.value === null)) {

@@ -50,6 +50,17 @@ test("plan --check: 0 when up to date, 2 with a diff when stale", async () => {
   assert.match(stale.stderr, "is stale");
 });
 
+test("a YAML plan works with --check and diff", async () => {
+  const dir = scratch();
+  const out = join(dir, "plan.yaml");
+  const written = await runCli(["plan", join(llama, "spec.yaml"), "--format", "yaml", "-o", out]);
+  assert.is(written.code, 0, written.stderr);
+  const check = await runCli(["plan", join(llama, "spec.yaml"), "--check", out]);
+  assert.is(check.code, 0, check.stdout + check.stderr);
+  const diff = await runCli(["diff", join(llama, "spec.plan.json"), out]);
+  assert.is(diff.code, 0, diff.stdout + diff.stderr);
+});
+
 const BAD_INPUTS: Array<[string, string, string]> = [
   ["malformed YAML", "target_modules: [q_proj\nr: 8\n", "yaml-syntax"],
   ["wrong type", "target_modules: [q_proj]\nr: eight\n", "invalid-type"],

@@ -12,11 +12,19 @@ test("yaml syntax error", () => {
   assert.ok(d!.message.startsWith("invalid YAML: "));
 });
 
-test("yaml syntax error in JSON", () => {
+test("syntax error in a .json spec is a JSON error", () => {
+  // PEFT reads adapter_config.json with json.load, so a .json spec must be strict JSON.
   const [d] = specErrors('{\n  "peft_type": "LORA",\n  "r": 8,,\n}', "adapter_config.json");
-  assert.is(d!.code, "yaml-syntax");
+  assert.is(d!.code, "invalid-json");
   assert.is(d!.file, "adapter_config.json");
   assert.is(d!.line, 3);
+  assert.is(d!.col, 10);
+});
+
+test("YAML flow syntax in a .json spec is rejected", () => {
+  const [d] = specErrors("{'r': 8, target_modules: [q_proj]}", "adapter_config.json");
+  assert.is(d!.code, "invalid-json");
+  assert.is(d!.col, 2);
 });
 
 test("wrong type names field, expected and found", () => {
