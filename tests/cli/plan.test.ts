@@ -141,7 +141,7 @@ test("plan: an existing plan survives a failed compile", async () => {
 });
 
 test("explain names the rule, the tie and where PEFT differs", async () => {
-  const t5 = join(examples, "flan-t5");
+  const t5 = join(examples, "t5");
   const run = await runCli(["explain", join(t5, "spec-tied.yaml"), "decoder.embed_tokens"]);
   assert.is(run.code, 0, run.stderr);
   assert.match(run.stdout, "member of tie group shared.weight");

@@ -45,7 +45,7 @@ test("SmolLM2: embed_tokens in modules_to_save gives one shared copy", () => {
 });
 
 test("T5: the four tied modules share one adapter hosted on shared", () => {
-  const result = compileYaml("flan-t5", "target_modules: [q, v, lm_head]\nensure_weight_tying: true\n");
+  const result = compileYaml("t5", "target_modules: [q, v, lm_head]\nensure_weight_tying: true\n");
   const a = result.plan.adapters[0]!;
   assert.equal(a.tie_groups[0]!.source, "shared");
   assert.equal(a.tie_groups[0]!.members, ["encoder.embed_tokens", "decoder.embed_tokens", "lm_head"]);
@@ -55,7 +55,7 @@ test("T5: the four tied modules share one adapter hosted on shared", () => {
 });
 
 test("T5: without ensure_weight_tying the group is untied", () => {
-  const result = compileYaml("flan-t5", "target_modules: [q, v, lm_head]\n");
+  const result = compileYaml("t5", "target_modules: [q, v, lm_head]\n");
   assert.equal(result.plan.adapters[0]!.tie_groups.map((g) => g.mode), ["untied"]);
   assert.ok(result.diagnostics.some((d) => d.code === "tie-not-ensured"));
 });
