@@ -32,7 +32,7 @@ function describeModule(m: GraphModule): string {
   }
 }
 
-/** What PEFT's name-based tie handling does differently for a tied module (SPEC "Deliberate differences"). */
+/** Describes what PEFT's name-based tie handling does differently for a tied module, or returns null. */
 export function peftTieDifference(name: string, group: TieGroup, mode: string, selectedBySpec: boolean): string[] | null {
   if (mode === "untied") return null;
   const short = name.slice(name.lastIndexOf(".") + 1);
@@ -112,7 +112,7 @@ function explainAdapter(result: CompileResult, adapter: PlanAdapter, resolved: R
   return lines;
 }
 
-/** How a selector matched a name, in the words of PEFT's rule. */
+/** Describes how a selector matched a name, in the words of PEFT's rule. */
 function howMatched(reason: Reason, name: string): string {
   if (reason.field === "all-linear") return " (every Linear and Conv1D layer but the output embedding)";
   if (reason.entry === name) return " (the full name)";

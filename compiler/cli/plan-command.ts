@@ -34,7 +34,7 @@ Options:
   -h, --help       show this help
 `;
 
-/** A plain-text table of the targets, for reading in a terminal. */
+/** Formats the targets as a plain-text table for reading in a terminal. */
 export function planTable(plan: Plan): string {
   const lines: string[] = [];
   for (const adapter of plan.adapters) {

@@ -2,7 +2,7 @@
 
 export const GRAPH_FORMAT = "peftc-graph/1";
 
-/** PyTorch module classes that LoRA can wrap (SPEC "Target resolution", rule 6). */
+/** PyTorch module classes that PEFT's LoRA can wrap; targeting any other type is an error. */
 export const ADAPTABLE_TYPES = new Set([
   "Linear",
   "Embedding",

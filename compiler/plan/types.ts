@@ -1,4 +1,4 @@
-/** In-memory form of a `peftc-plan/1` document (SPEC "Plan"). Field order here is the order written. */
+/** In-memory form of a `peftc-plan/1` document (schemas/plan.schema.json). Field order here is the order written. */
 import type { Diagnostic } from "../errors.js";
 
 export const PLAN_FORMAT = "peftc-plan/1";

@@ -1,6 +1,6 @@
 /**
- * Weight tying for one adapter (SPEC "Tie groups and embedding source selection"): decides, after
- * targets are resolved, which tie groups the adapter touches and how each is shared.
+ * Weight tying for one adapter. After targets are resolved, this decides which tie groups the
+ * adapter touches and how each is shared.
  */
 import { PeftcError, type Diagnostic } from "../errors.js";
 import type { Graph } from "../graph/types.js";

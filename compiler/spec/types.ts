@@ -1,7 +1,7 @@
 /** In-memory form of a spec after loading and schema checks: one entry per adapter, PEFT defaults filled in. */
 import type { Diagnostic } from "../errors.js";
 
-/** How `target_modules` selects modules (SPEC "Target resolution", rules 3-5, and glob targets). */
+/** How `target_modules` selects modules: PEFT's list, regex and all-linear forms, and peftc's globs. */
 export type TargetSelector =
   | { kind: "list"; entries: string[] }
   | { kind: "regex"; pattern: string }

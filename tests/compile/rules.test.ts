@@ -1,6 +1,6 @@
 /**
- * One test per rule of SPEC "Target resolution", with expected values worked out by hand from the
- * rule text and from PEFT's own matching table (tests/test_tuners_utils.py, REGEX_TEST_CASES).
+ * One test per step of PEFT's target resolution, with expected values worked out by hand from
+ * PEFT's rules and from its own matching table (tests/test_tuners_utils.py, REGEX_TEST_CASES).
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -97,7 +97,7 @@ test("PEFT matching table", () => {
   }
 });
 
-test("rule 1: exclude_modules regex must match the whole name", () => {
+test("exclude_modules regex must match the whole name", () => {
   const g = llamaGraph(2);
   const spec = adapter({ target_modules: { kind: "list", entries: ["q_proj"] }, exclude_modules: { kind: "regex", pattern: ".*layers\\.1\\..*" } });
   assert.equal(targetNames(g, spec), ["model.layers.0.self_attn.q_proj"]);
@@ -106,13 +106,13 @@ test("rule 1: exclude_modules regex must match the whole name", () => {
   assert.ok(codes(g, partial).includes("exclude-unused"));
 });
 
-test("rule 1: exclude_modules list matches a name or a dotted suffix", () => {
+test("exclude_modules list matches a name or a dotted suffix", () => {
   const g = llamaGraph(2);
   const spec = adapter({ target_modules: { kind: "list", entries: ["q_proj", "v_proj"] }, exclude_modules: { kind: "list", entries: ["1.self_attn.q_proj", "proj"] } });
   assert.equal(targetNames(g, spec), ["model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj", "model.layers.1.self_attn.v_proj"]);
 });
 
-test("rule 2: a saved module and its children are never targeted", () => {
+test("a saved module and its children are never targeted", () => {
   const g = llamaGraph(1);
   const spec = adapter({ target_modules: { kind: "regex", pattern: ".*proj" }, modules_to_save: ["mlp"] });
   const names = targetNames(g, spec);
@@ -121,7 +121,7 @@ test("rule 2: a saved module and its children are never targeted", () => {
   assert.equal(plan.adapters[0]!.modules_to_save.map((s) => s.module), ["model.layers.0.mlp"]);
 });
 
-test("rule 3: all-linear takes every Linear but the output embedding", () => {
+test("all-linear takes every Linear but the output embedding", () => {
   const g = llamaGraph(2);
   const names = targetNames(g, adapter({ target_modules: { kind: "all-linear", written: "ALL-LINEAR" } }));
   assert.is(names.length, 14);
@@ -129,7 +129,7 @@ test("rule 3: all-linear takes every Linear but the output embedding", () => {
   assert.not.ok(names.includes("model.embed_tokens"));
 });
 
-test("rule 3: all-linear leaves out a SEQ_CLS score head", () => {
+test("all-linear leaves out a SEQ_CLS score head", () => {
   const modules: GraphModule[] = [embedding("model.embed_tokens"), linear("model.layers.0.self_attn.q_proj"), linear("score", 4, 2)];
   const g = graphOf(modules, { input_embeddings: "model.embed_tokens", output_embeddings: null });
   const result = compile(g, adapter({ target_modules: { kind: "all-linear", written: "all-linear" }, task_type: "SEQ_CLS" }));
@@ -137,38 +137,38 @@ test("rule 3: all-linear leaves out a SEQ_CLS score head", () => {
   assert.equal(result.plan.adapters[0]!.modules_to_save.map((s) => s.module), ["score"]);
 });
 
-test("rule 3: a regex string must match the whole name", () => {
+test("a regex string must match the whole name", () => {
   const g = llamaGraph(2);
   assert.equal(targetNames(g, adapter({ target_modules: { kind: "regex", pattern: "model\\.layers\\.0\\..*_proj" } })).length, 7);
   assert.is(codeOf(() => targetNames(g, adapter({ target_modules: { kind: "regex", pattern: "q_proj" } }))), "no-target-match");
 });
 
-test("rule 4: an exact full name is not filtered by layer", () => {
+test("an exact full name is not filtered by layer", () => {
   const g = llamaGraph(3);
   const spec = adapter({ target_modules: { kind: "list", entries: ["model.layers.2.self_attn.q_proj", "v_proj"] }, layers_to_transform: [0] });
   assert.equal(targetNames(g, spec), ["model.layers.0.self_attn.v_proj", "model.layers.2.self_attn.q_proj"]);
 });
 
-test("rule 4: the layer index is the first numeric segment", () => {
+test("the layer index is the first numeric segment", () => {
   // Lazy: in layers.1.experts.0 the layer is 1, not the expert index 0.
   const g = graphOf([linear("model.layers.0.mlp.experts.1.w1"), linear("model.layers.1.mlp.experts.0.w1")]);
   const spec = adapter({ target_modules: { kind: "list", entries: ["w1"] }, layers_to_transform: [1] });
   assert.equal(targetNames(g, spec), ["model.layers.1.mlp.experts.0.w1"]);
 });
 
-test("rule 4: layers_pattern entries are tried in order", () => {
+test("layers_pattern entries are tried in order", () => {
   const g = graphOf([linear("enc.block.0.q"), linear("enc.block.1.q"), linear("dec.layer.1.q")]);
   const spec = adapter({ target_modules: { kind: "list", entries: ["q"] }, layers_to_transform: [1], layers_pattern: ["block", "layer"] });
   assert.equal(targetNames(g, spec), ["enc.block.1.q", "dec.layer.1.q"]);
 });
 
-test("rule 4: layers_to_transform with a string target is an error", () => {
+test("layers_to_transform with a string target is an error", () => {
   const g = llamaGraph(1);
   assert.is(codeOf(() => targetNames(g, adapter({ target_modules: { kind: "regex", pattern: ".*q_proj" }, layers_to_transform: [0] }))), "invalid-combination");
   assert.is(codeOf(() => targetNames(g, adapter({ target_modules: { kind: "list", entries: ["q_proj"] }, layers_pattern: ["layers"] }))), "invalid-combination");
 });
 
-test("rule 5: absent target_modules uses PEFT's default for the model type", () => {
+test("absent target_modules uses PEFT's default for the model type", () => {
   const g = llamaGraph(2);
   assert.equal(targetNames(g, adapter()), [
     "model.layers.0.self_attn.q_proj",
@@ -180,12 +180,12 @@ test("rule 5: absent target_modules uses PEFT's default for the model type", () 
   assert.is(codeOf(() => targetNames(unknown, adapter())), "unknown-model-type");
 });
 
-test("rule 6: a container is not a LoRA target", () => {
+test("a container is not a LoRA target", () => {
   const g = llamaGraph(1);
   assert.is(codeOf(() => targetNames(g, adapter({ target_modules: { kind: "list", entries: ["self_attn"] } }))), "unsupported-module");
 });
 
-test("rule 6: fan_in_fan_out follows the layer type", () => {
+test("fan_in_fan_out follows the layer type", () => {
   const g = graphOf([{ name: "transformer.h.0.attn.c_attn", type: "Conv1D", in_features: 8, out_features: 24, bias: true }, linear("transformer.h.0.mlp.fc")], { model_type: "gpt2" });
   const result = compile(g, adapter({ target_modules: { kind: "list", entries: ["c_attn", "fc"] }, fan_in_fan_out: false }));
   const targets = result.plan.adapters[0]!.targets;
@@ -195,7 +195,7 @@ test("rule 6: fan_in_fan_out follows the layer type", () => {
   assert.not.ok(quiet.diagnostics.some((d) => d.code === "fan-in-fan-out-mismatch"), "no warning when the spec did not set it");
 });
 
-test("rule 7: the first rank_pattern key in written order wins", () => {
+test("the first rank_pattern key in written order wins", () => {
   const g = llamaGraph(2);
   const spec = adapter({
     target_modules: { kind: "list", entries: ["q_proj", "v_proj"] },
@@ -213,7 +213,7 @@ test("rule 7: the first rank_pattern key in written order wins", () => {
   assert.is(byName.get("model.layers.0.self_attn.q_proj")!.scaling, 1);
 });
 
-test("rule 7: a pattern key must match from a dot boundary", () => {
+test("a pattern key must match from a dot boundary", () => {
   const g = llamaGraph(1);
   const spec = adapter({ target_modules: { kind: "list", entries: ["q_proj"] }, rank_pattern: [["_proj", 2]] });
   const result = compile(g, spec);
@@ -221,7 +221,7 @@ test("rule 7: a pattern key must match from a dot boundary", () => {
   assert.ok(result.diagnostics.some((d) => d.code === "pattern-unused"));
 });
 
-test("rule 7: rslora scales by alpha over sqrt(r)", () => {
+test("rslora scales by alpha over sqrt(r)", () => {
   const g = llamaGraph(1);
   const t = compile(g, adapter({ target_modules: { kind: "list", entries: ["q_proj"] }, r: 16, lora_alpha: 32, use_rslora: true })).plan.adapters[0]!.targets[0]!;
   assert.is(t.scaling, 8);
@@ -229,7 +229,7 @@ test("rule 7: rslora scales by alpha over sqrt(r)", () => {
   assert.is(t.parameters, 256);
 });
 
-test("rule 8: modules_to_save matches the end of the name without a dot boundary", () => {
+test("modules_to_save matches the end of the name without a dot boundary", () => {
   const g = llamaGraph(1);
   const result = compile(g, adapter({ target_modules: { kind: "list", entries: ["q_proj"] }, modules_to_save: ["head"] }));
   assert.equal(result.plan.adapters[0]!.modules_to_save.map((s) => s.module), ["lm_head"]);
@@ -238,7 +238,7 @@ test("rule 8: modules_to_save matches the end of the name without a dot boundary
   assert.ok(result.diagnostics.some((d) => d.code === "save-partial-name"));
 });
 
-test("rule 8: task types add their heads", () => {
+test("task types add their heads", () => {
   const g = graphOf([embedding("model.embed_tokens"), linear("model.layers.0.self_attn.q_proj"), linear("score", 4, 2), linear("qa_outputs", 4, 2)]);
   const seq = compile(g, adapter({ target_modules: { kind: "list", entries: ["q_proj"] }, task_type: "SEQ_CLS" }));
   assert.equal(seq.plan.adapters[0]!.modules_to_save.map((s) => s.module), ["score"]);
@@ -247,7 +247,7 @@ test("rule 8: task types add their heads", () => {
   assert.equal(qa.plan.adapters[0]!.modules_to_save.map((s) => s.module), ["qa_outputs"]);
 });
 
-test("rule 9: the four no-target errors", () => {
+test("the four no-target errors", () => {
   const g = llamaGraph(1);
   assert.is(codeOf(() => targetNames(g, adapter({ target_modules: { kind: "list", entries: ["q_proj"] }, exclude_modules: { kind: "regex", pattern: ".*" } }))), "all-excluded");
   assert.is(codeOf(() => targetNames(g, adapter({ target_modules: { kind: "list", entries: [] } }))), "no-targets");
@@ -255,7 +255,7 @@ test("rule 9: the four no-target errors", () => {
   assert.is(codeOf(() => targetNames(g, adapter({ target_modules: { kind: "list", entries: ["q_proj"] }, exclude_modules: { kind: "list", entries: ["q_proj"] } }))), "no-target-after-exclude");
 });
 
-test("rule 9: no-target-match names the layer filter", () => {
+test("no-target-match names the layer filter", () => {
   const g = llamaGraph(2);
   try {
     targetNames(g, adapter({ target_modules: { kind: "list", entries: ["q_proj"] }, layers_to_transform: [5] }));
@@ -267,13 +267,13 @@ test("rule 9: no-target-match names the layer filter", () => {
   }
 });
 
-test("rule 9: exclude-unused only when something was targeted", () => {
+test("exclude-unused only when something was targeted", () => {
   const g = llamaGraph(1);
   assert.ok(codes(g, adapter({ target_modules: { kind: "list", entries: ["q_proj"] }, exclude_modules: { kind: "list", entries: ["vision_tower"] } })).includes("exclude-unused"));
   assert.not.ok(codes(g, adapter({ target_modules: { kind: "list", entries: ["q_proj"] }, exclude_modules: { kind: "list", entries: ["v_proj"] } })).includes("exclude-unused"));
 });
 
-test("rule 10: every selector reports its match count", () => {
+test("every selector reports its match count", () => {
   const g = llamaGraph(3);
   const result = compile(g, adapter({
     target_modules: { kind: "list", entries: ["q_proj", "self_attn.q_proj", "x_proj"] },
@@ -294,13 +294,13 @@ test("rule 10: every selector reports its match count", () => {
   assert.ok(found.includes("save-unused"));
 });
 
-test("rule 10: list entries with regex syntax are flagged", () => {
+test("list entries with regex syntax are flagged", () => {
   const g = llamaGraph(1);
   const found = codes(g, adapter({ target_modules: { kind: "list", entries: ["q_proj", ".*v_proj"] } }));
   assert.ok(found.includes("entry-looks-like-regex"));
 });
 
-test("rule 11: a lookahead keeps the vision tower out", () => {
+test("a lookahead keeps the vision tower out", () => {
   const g = graphOf([linear("model.vision_tower.layers.0.q_proj"), linear("model.language_model.layers.0.q_proj")]);
   assert.equal(targetNames(g, adapter({ target_modules: { kind: "regex", pattern: "^(?!.*vision).*q_proj" } })), ["model.language_model.layers.0.q_proj"]);
 });

@@ -1,8 +1,8 @@
 /**
- * Weight tying (SPEC "Tie groups and embedding source selection"), on the cases PEFT's own
+ * Weight tying on the cases PEFT's own
  * weight-tying tests use: a tied causal LM, an untied one, one tied in the architecture but with
  * tie_word_embeddings false, and an encoder-decoder with shared + encoder/decoder embed_tokens +
- * lm_head. Expected outcomes come from the SPEC table.
+ * lm_head. Expected outcomes follow the tie table in the README.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";

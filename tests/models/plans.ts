@@ -42,7 +42,7 @@ export function checkpointFingerprint(dir: string): string {
 const KIND: Record<string, PlanTarget["kind"]> = { Linear: "linear", Embedding: "embedding", Conv1D: "conv1d_gpt2" };
 
 /**
- * Builds a one-adapter plan (SPEC "Plan") for the modules whose names end with one of `suffixes`,
+ * Builds a one-adapter plan (peftc-plan/1) for the modules whose names end with one of `suffixes`,
  * r and alpha as given. With `tie`, the input embedding and lm_head form a `shared_adapter`
  * group whose source is the embedding, as the compiler writes it with ensure_weight_tying.
  */

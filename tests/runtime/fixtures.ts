@@ -119,7 +119,7 @@ export const TINY_GRAPH_MODULES = [
 
 export const TINY_FINGERPRINT = fingerprintModules(TINY_GRAPH_MODULES);
 
-/** Builds a plan target as SPEC "Plan" lays it out, with scaling alpha / r unless `extra` sets it. */
+/** Builds a plan target as the plan format lays it out, with scaling alpha / r unless `extra` sets it. */
 export function target(module: string, kind: PlanTarget["kind"], inFeatures: number, outFeatures: number, extra: Partial<PlanTarget> = {}): PlanTarget {
   const r = extra.r ?? 2;
   const alpha = extra.alpha ?? 4;
