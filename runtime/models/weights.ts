@@ -53,6 +53,8 @@ export function loadCheckpoint(model: CausalLM, files: string[], keptLayers: num
   const loaded = new Set<string>();
   const problems: string[] = [];
   for (const file of files) {
+    // NOTE: each shard is read and decoded to float32 whole, so loading needs about the model's
+    // float32 size plus one decoded shard of memory.
     let tensors: Map<string, SafetensorsEntry>;
     try {
       tensors = readSafetensors(readFileSync(file)).tensors;
