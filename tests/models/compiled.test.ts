@@ -41,6 +41,31 @@ for (const [fixture, text, expected] of CASES) {
   });
 }
 
+const TINY_DIMS = { vocab_size: 64, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 };
+const CONFIG_ONLY: Array<Record<string, unknown>> = [
+  { model_type: "llama", architectures: ["LlamaForCausalLM"], ...TINY_DIMS, tie_word_embeddings: true },
+  { model_type: "mistral", architectures: ["MistralForCausalLM"], ...TINY_DIMS },
+  { model_type: "qwen2", architectures: ["Qwen2ForCausalLM"], ...TINY_DIMS },
+  { model_type: "smollm3", architectures: ["SmolLM3ForCausalLM"], ...TINY_DIMS },
+  { model_type: "gpt2", architectures: ["GPT2LMHeadModel"], vocab_size: 64, n_embd: 32, n_layer: 2, n_head: 4, n_positions: 32 },
+];
+
+for (const config of CONFIG_ONLY) {
+  test(`${config["model_type"]} config alone plans the built tree`, () => {
+    const dir = mkdtempSync(join(tmpdir(), "peftc-config-only-"));
+    writeFileSync(join(dir, "config.json"), JSON.stringify(config));
+    const { path, cleanup } = spec("r: 2\nlora_alpha: 4\ntarget_modules: all-linear\n");
+    const { plan } = compileSpecFile(path, { model: dir });
+    const { model, weights } = loadModel(dir);
+    assert.is(weights, "random");
+    // applyPlan throws when the compiler's graph and the built tree differ in any adaptable module.
+    const lora = applyPlan(model, plan, { seed: 1 });
+    assert.ok(lora.layers.size > 0);
+    cleanup();
+    rmSync(dir, { recursive: true });
+  });
+}
+
 test("gather gradient on wasm equals the cpu backend's", async () => {
   const gradient = () =>
     tf.tidy(() => {
