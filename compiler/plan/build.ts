@@ -88,9 +88,15 @@ function buildAdapter(graph: Graph, resolved: ResolvedAdapter, ties: TieOutcome,
   const diagnostics: Diagnostic[] = [...resolved.diagnostics, ...ties.diagnostics];
   const options = { dora: spec.use_dora, loraBias: spec.lora_bias };
 
-  const targetIndices = new Set(resolved.targets.filter((i) => !ties.droppedTargets.has(i)));
-  for (const i of ties.tiedTargets.keys()) targetIndices.add(i);
-  const ordered = [...targetIndices].sort((a, b) => a - b);
+  let ordered: number[];
+  if (ties.droppedTargets.size === 0 && ties.tiedTargets.size === 0) {
+    // resolved.targets is already in module order, without repeats.
+    ordered = resolved.targets;
+  } else {
+    const targetIndices = new Set(resolved.targets.filter((i) => !ties.droppedTargets.has(i)));
+    for (const i of ties.tiedTargets.keys()) targetIndices.add(i);
+    ordered = [...targetIndices].sort((a, b) => a - b);
+  }
 
   const own = (i: number) => {
     const v = resolved.rank.get(i);

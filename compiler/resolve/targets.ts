@@ -1,6 +1,6 @@
 /**
  * Target resolution for one adapter, rule by rule as PEFT's `inject_adapter` and
- * `check_target_module_exists` do it (SPEC "Target resolution", rules 1-10). Each rule runs once
+ * `check_target_module_exists` do it: exclusions, targets, layers, patterns, saved modules. Each rule runs once
  * over all module names, so the cost grows with modules + entries, not modules x entries.
  */
 import { PeftcError, type Diagnostic } from "../errors.js";
@@ -334,10 +334,12 @@ function selectTargets(graph: Graph, names: string[], adapter: AdapterSpec, opti
 
   if (t !== null && t.kind === "all-linear") {
     const excludedHeads = allLinearExclusions(graph, adapter);
+    // One Reason object per selector entry, shared by every module it selects.
+    const reason: Reason = { field: "all-linear", entry: t.written };
     let count = 0;
     graph.modules.forEach((m, i) => {
       if ((m.type === "Linear" || m.type === "Conv1D") && !excludedHeads.has(m.name)) {
-        reasons[i] = { field: "all-linear", entry: t.written };
+        reasons[i] = reason;
         count++;
       }
     });
@@ -346,8 +348,9 @@ function selectTargets(graph: Graph, names: string[], adapter: AdapterSpec, opti
 
   if (t !== null && t.kind === "regex") {
     const hits = compileNameMatcher(t.pattern, "fullmatch", { file, pos: patternPosition(adapter, ["target_modules"]), field: "target_modules" }).matchAll(names);
+    const reason: Reason = { field: "target_modules", entry: t.pattern };
     let count = 0;
-    for (let i = 0; i < n; i++) if (hits[i]) ((reasons[i] = { field: "target_modules", entry: t.pattern }), count++);
+    for (let i = 0; i < n; i++) if (hits[i]) ((reasons[i] = reason), count++);
     return { reasons, counts: [{ entry: t.pattern, matched: count }], kind: "regex", defaultTargets: null, layerFiltered };
   }
 
@@ -359,11 +362,11 @@ function selectTargets(graph: Graph, names: string[], adapter: AdapterSpec, opti
       field: "target_modules.glob",
     });
     selectGlobMatches(t.patterns, names, siteOf).forEach((hits, k) => {
-      const pattern = t.patterns[k]!;
+      const reason: Reason = { field: "target_modules", entry: t.patterns[k]! };
       for (const i of hits) {
-        if (reasons[i] === undefined) reasons[i] = { field: "target_modules", entry: pattern };
+        if (reasons[i] === undefined) reasons[i] = reason;
       }
-      counts.push({ entry: pattern, matched: hits.length });
+      counts.push({ entry: reason.entry, matched: hits.length });
     });
     return { reasons, counts, kind: "glob", defaultTargets: null, layerFiltered };
   }
@@ -390,6 +393,7 @@ function selectTargets(graph: Graph, names: string[], adapter: AdapterSpec, opti
   }
 
   const set = new SuffixSet(entries);
+  const entryReasons: Reason[] = entries.map((entry) => ({ field, entry }));
   const counts = new Array<number>(entries.length).fill(0);
   const layers = adapter.layers_to_transform !== null ? new Set(adapter.layers_to_transform) : null;
   const layerPatterns = adapter.layers_pattern !== null ? adapter.layers_pattern.map((p, i) => compileLayerPattern(p, adapter, file, i)) : null;
@@ -400,7 +404,7 @@ function selectTargets(graph: Graph, names: string[], adapter: AdapterSpec, opti
     if (exact) {
       // An exact full-name match is never filtered by layer.
       for (const k of exact) counts[k]!++;
-      reasons[i] = { field, entry: entries[Math.min(...exact)]! };
+      reasons[i] = entryReasons[Math.min(...exact)]!;
       continue;
     }
     let first = -1;
@@ -420,7 +424,7 @@ function selectTargets(graph: Graph, names: string[], adapter: AdapterSpec, opti
       }
     }
     for (const k of hitEntries) counts[k]!++;
-    reasons[i] = { field, entry: entries[first]! };
+    reasons[i] = entryReasons[first]!;
   }
   void diagnostics;
   return {
