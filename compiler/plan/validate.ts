@@ -119,7 +119,7 @@ function parseJson(text: string, file: string): unknown {
 /** Parses a YAML plan, turning the first syntax error into PeftcError `yaml-syntax` with its position. */
 function parseYamlPlan(text: string, file: string): unknown {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, maxAliasCount: 100 });
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
   const error = doc.errors[0];
   if (error !== undefined) {
     const pos = lines.linePos(error.pos[0]);
