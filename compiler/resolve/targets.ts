@@ -236,7 +236,7 @@ export function resolveAdapter(graph: Graph, adapter: AdapterSpec, options: Reso
   const { saved, savedReason, saveCounts } = resolveSaved(adapter, file, names, saveEntries, userSave.length, diagnostics);
 
   // Rule 10: unused list entries and regex-looking entries.
-  reportUnusedEntries(adapter, file, selection, excludeCounts, diagnostics);
+  reportUnusedEntries(adapter, file, selection, excludeCounts, diagnostics, (entry) => options.suggestNames?.(entry, names) ?? []);
 
   return {
     adapter,
@@ -550,13 +550,22 @@ function resolveSaved(adapter: AdapterSpec, file: string, names: string[], entri
   return { saved, savedReason, saveCounts };
 }
 
-function reportUnusedEntries(adapter: AdapterSpec, file: string, selection: Selection, excludeCounts: SelectorCount[], diagnostics: Diagnostic[]): void {
+function reportUnusedEntries(
+  adapter: AdapterSpec,
+  file: string,
+  selection: Selection,
+  excludeCounts: SelectorCount[],
+  diagnostics: Diagnostic[],
+  closest: (entry: string) => string[],
+): void {
   const t = adapter.target_modules;
   if (selection.kind === "list" && t !== null && t.kind === "list") {
     const anyMatched = selection.counts.some((c) => c.matched > 0);
     selection.counts.forEach((c, k) => {
       if (anyMatched && c.matched === 0) {
-        diagnostics.push(warning(adapter, file, "target-unused", `target_modules entry '${c.entry}' matches no module while the other entries do`, ["target_modules", k]));
+        const near = closest(c.entry).slice(0, 3);
+        const hint = near.length > 0 ? `; closest names: ${near.map((name) => `'${name}'`).join(", ")}` : "";
+        diagnostics.push(warning(adapter, file, "target-unused", `target_modules entry '${c.entry}' matches no module while the other entries do${hint}`, ["target_modules", k]));
       }
     });
     t.entries.forEach((entry, k) => {
@@ -603,7 +612,7 @@ function noTargetError(adapter: AdapterSpec, file: string, names: string[], anyE
     if (adapter.layers_pattern !== null) message += ` and layers_pattern ${JSON.stringify(adapter.layers_pattern)}`;
     if (selection.layerFiltered.length > 0) message += ` (${selection.layerFiltered.length} modules match by name but are in other layers)`;
     const closest = closestNames(adapter, selection, names, options);
-    if (closest.length > 0) message += `; closest module names: ${closest.map((c) => `'${c}'`).join(", ")}`;
+    if (closest.length > 0) message += `; closest names: ${closest.map((c) => `'${c}'`).join(", ")}`;
     return new PeftcError("no-target-match", message, at);
   }
   let message = "no module is left to adapt: target_modules matches only modules that exclude_modules or modules_to_save exclude";
