@@ -8,6 +8,8 @@
 export class SuffixSet {
   private readonly indexByEntry = new Map<string, number[]>();
   private readonly maxSegments: number;
+  /** Entry segment counts that occur, by count: suffixes of other lengths are never looked up. */
+  private readonly hasSegmentCount: boolean[] = [];
 
   constructor(readonly entries: readonly string[]) {
     let maxSegments = 1;
@@ -15,7 +17,9 @@ export class SuffixSet {
       const list = this.indexByEntry.get(entry);
       if (list) list.push(i);
       else this.indexByEntry.set(entry, [i]);
-      maxSegments = Math.max(maxSegments, entry.split(".").length);
+      const segments = entry.split(".").length;
+      this.hasSegmentCount[segments] = true;
+      maxSegments = Math.max(maxSegments, segments);
     });
     this.maxSegments = maxSegments;
   }
@@ -28,11 +32,13 @@ export class SuffixSet {
   /** Calls `onMatch` with the entry indices of every dotted suffix of `name` that is an entry. */
   forEachSuffixMatch(name: string, onMatch: (entryIndices: readonly number[]) => void): void {
     let end = name.length;
-    for (let segments = 0; segments < this.maxSegments; segments++) {
+    for (let segments = 1; segments <= this.maxSegments; segments++) {
       const dot = name.lastIndexOf(".", end - 1);
       if (dot < 0) return;
-      const hit = this.indexByEntry.get(name.slice(dot + 1));
-      if (hit) onMatch(hit);
+      if (this.hasSegmentCount[segments] === true) {
+        const hit = this.indexByEntry.get(name.slice(dot + 1));
+        if (hit) onMatch(hit);
+      }
       end = dot;
     }
   }
