@@ -3,7 +3,7 @@
 /**
  * Finds which entries of a PEFT name list match `name`: equal to the name, or equal to a suffix that
  * starts after a dot (`key.endswith("." + entry)`). Entries are looked up in a set, so the cost is
- * one lookup per dotted suffix, up to the deepest entry, whatever the number of entries.
+ * one lookup per suffix length (in segments) that some entry has, whatever the number of entries.
  */
 export class SuffixSet {
   private readonly indexByEntry = new Map<string, number[]>();
