@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, lstatSync, openSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { open, rename } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { PeftcError } from "../errors.js";
 
 const pendingTemps = new Set<string>();
@@ -27,6 +27,32 @@ const WRITE_FAILURES: Record<string, string> = {
   EROFS: "the file system is read-only; choose a writable path",
   ENOSPC: "no space left on the device",
 };
+
+/**
+ * Where a write to `path` should go. A symbolic link is followed, so the link stays and its target
+ * gets the new content. An existing device, pipe or socket (such as /dev/null) is written to
+ * directly, because replacing it with a regular file would break it for everything else.
+ */
+function outputTarget(path: string): { path: string; direct: boolean } {
+  let stats;
+  try {
+    stats = lstatSync(path);
+  } catch {
+    return { path, direct: false };
+  }
+  if (stats.isSymbolicLink()) {
+    let target: string;
+    try {
+      target = realpathSync(path);
+    } catch {
+      // A dangling link: write the file it names.
+      target = resolve(dirname(path), readlinkSync(path));
+    }
+    return outputTarget(target);
+  }
+  const special = !stats.isFile() && !stats.isDirectory();
+  return { path, direct: special };
+}
 
 /** Checks that the directory of `path` exists and returns a fresh temp file name beside `path`. */
 function tempPathFor(path: string): string {
@@ -57,7 +83,16 @@ function writeFailure(err: unknown, path: string): PeftcError {
  * sees either the previous file or the complete new one, never a partial write. Signal listeners
  * cannot run during this synchronous write, so SIGINT or SIGTERM is handled after the rename.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+export function writeFileAtomic(requested: string, data: string | Uint8Array): void {
+  const { path, direct } = outputTarget(requested);
+  if (direct) {
+    try {
+      writeFileSync(path, data);
+    } catch (err) {
+      throw writeFailure(err, requested);
+    }
+    return;
+  }
   const temp = tempPathFor(path);
   installSignalCleanup();
   pendingTemps.add(temp);
@@ -74,7 +109,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     renameSync(temp, path);
   } catch (err) {
     rmSync(temp, { force: true });
-    throw writeFailure(err, path);
+    throw writeFailure(err, requested);
   } finally {
     pendingTemps.delete(temp);
   }
@@ -88,7 +123,12 @@ const WRITE_CHUNK_BYTES = 1 << 20;
  * SIGTERM or SIGHUP that arrives before the rename then removes the temp file and stops the
  * process, so `path` keeps its previous content.
  */
-export async function writeFileAtomicAsync(path: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomicAsync(requested: string, data: string | Uint8Array): Promise<void> {
+  const { path, direct } = outputTarget(requested);
+  if (direct) {
+    writeFileAtomic(requested, data);
+    return;
+  }
   const temp = tempPathFor(path);
   installSignalCleanup();
   pendingTemps.add(temp);
@@ -108,7 +148,7 @@ export async function writeFileAtomicAsync(path: string, data: string | Uint8Arr
     await rename(temp, path);
   } catch (err) {
     rmSync(temp, { force: true });
-    throw writeFailure(err, path);
+    throw writeFailure(err, requested);
   } finally {
     pendingTemps.delete(temp);
   }
