@@ -64,7 +64,8 @@ function serialize(plan: Plan, format: PlanFormat): string {
     case "json":
       return canonicalJson(plan);
     case "yaml":
-      return toYaml(plan, { lineWidth: 0 });
+      // No anchors: a plan repeats values (tie members, for one), and aliases would hide them from a reader.
+      return toYaml(plan, { lineWidth: 0, aliasDuplicateObjects: false });
     case "table":
       return planTable(plan);
   }
@@ -116,7 +117,8 @@ async function runPlan(args: string[], io: CliIo): Promise<number> {
       return 0;
     }
     io.stdout.write(renderDiff(diff, "text", { color: shouldColor(io.stdout, io.env) }));
-    io.stderr.write(`${values.check} is stale: run \`peftc plan ${positionals[0]} -o ${values.check}\` and commit the result\n`);
+    const model = values.model !== undefined ? ` --model ${values.model}` : "";
+    io.stderr.write(`${values.check} is stale: run \`peftc plan ${positionals[0]}${model} -o ${values.check}\` and commit the result\n`);
     return EXIT_CHANGES;
   }
 
