@@ -47,7 +47,9 @@ export function peftTieDifference(name: string, group: TieGroup, mode: string, s
   }
   const sourceShort = group.source.slice(group.source.lastIndexOf(".") + 1);
   if (sourceShort !== "embed_tokens") {
-    notes.push(`PEFT looks for the input embedding under the name 'embed_tokens', so it misses '${group.source}'. peftc finds it by identity, as get_input_embeddings() returns it.`);
+    notes.push(
+      `PEFT looks for the input embedding under the name 'embed_tokens', so it does not find '${group.source}' as the host of the shared ${what}. peftc finds it by identity, as get_input_embeddings() returns it.`,
+    );
   }
   return notes.length > 0 ? notes : null;
 }
