@@ -1,6 +1,7 @@
 import { formatDiagnostic, PeftcError } from "../errors.js";
 import { commands } from "./commands.js";
-import { processIo, type CliIo } from "./io.js";
+import { processIo, type CliIo, type Command } from "./io.js";
+import { suggestKey } from "../match/suggest.js";
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.usage.length));
@@ -18,6 +19,14 @@ function usageProblem(err: Error): string {
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && option !== undefined) return `option '${option}' needs a value`;
   if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") return `unexpected argument: ${err.message.replace(/^Unexpected argument '([^']*)'.*$/s, "'$1'")}`;
   return err.message.replace(/\.$/, "");
+}
+
+/** The long options a command's help text lists, for a did-you-mean on a misspelled one. */
+async function optionsOf(command: Command, io: CliIo): Promise<string[]> {
+  let help = "";
+  const sink = { write: (text: string) => (help += text) };
+  await command.run(["--help"], { stdout: sink, stderr: sink, env: io.env, cwd: io.cwd });
+  return [...new Set(help.match(/--[a-z][a-z-]*/g) ?? [])];
 }
 
 /** Runs the CLI and returns the exit code: 0 success, 1 error (`diff`: 2 when the plans differ). */
@@ -48,7 +57,12 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     }
     const code = (err as { code?: string }).code;
     if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) {
-      io.stderr.write(`error[usage]: ${usageProblem(err as Error)}; see \`peftc ${name} --help\`\n`);
+      let problem = usageProblem(err as Error);
+      const option = /^unknown option '(--[^']+)'/.exec(problem)?.[1];
+      const suggestion = option !== undefined ? suggestKey(option, await optionsOf(command, io)) : undefined;
+      const help = `peftc ${name} --help`;
+      problem += suggestion !== undefined ? `; did you mean '${suggestion}'? See \`${help}\`` : `; see \`${help}\``;
+      io.stderr.write(`error[usage]: ${problem}\n`);
       return 1;
     }
     throw err;

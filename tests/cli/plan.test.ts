@@ -140,6 +140,12 @@ test("plan: an existing plan survives a failed compile", async () => {
   assert.is(readFileSync(out, "utf8"), "previous plan\n");
 });
 
+test("a misspelled option gets a did-you-mean", async () => {
+  const run = await runCli(["plan", join(llama, "spec.yaml"), "--fromat", "table"]);
+  assert.is(run.code, 1);
+  assert.is(run.stderr, "error[usage]: unknown option '--fromat'; did you mean '--format'? See `peftc plan --help`\n");
+});
+
 test("explain names the rule, the tie and where PEFT differs", async () => {
   const t5 = join(examples, "t5");
   const run = await runCli(["explain", join(t5, "spec-tied.yaml"), "decoder.embed_tokens"]);
