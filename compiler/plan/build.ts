@@ -1,7 +1,8 @@
 /** Assembles a peftc-plan/1 document from resolved adapters and tie outcomes. */
 import type { Diagnostic } from "../errors.js";
 import { fingerprintModules } from "../graph/fingerprint.js";
-import type { Graph, GraphModule } from "../graph/types.js";
+import { countGraphParameters, ownParameters } from "../graph/params.js";
+import type { Graph } from "../graph/types.js";
 import { applyTies, type TieOutcome } from "../resolve/ties.js";
 import { tieGroupsOf, type TieGroup } from "../resolve/tie-groups.js";
 import type { ResolvedAdapter } from "../resolve/targets.js";
@@ -9,23 +10,6 @@ import { compileNameMatcher } from "../resolve/regex.js";
 import type { AdapterSpec } from "../spec/types.js";
 import { featureSizes, loraParameters, targetKind } from "./lora-params.js";
 import { PLAN_FORMAT, type Plan, type PlanAdapter, type PlanDiagnostic, type PlanSavedModule, type PlanTarget, type TieRef } from "./types.js";
-
-/** Own parameters of a module: as the graph gives them, else computed from the shape of common layers. */
-export function ownParameters(m: GraphModule): number | null {
-  if (typeof m.parameters === "number") return m.parameters;
-  const bias = (size: number | null | undefined) => (m.bias && typeof size === "number" ? size : 0);
-  switch (m.type) {
-    case "Linear":
-    case "Conv1D":
-      return m.in_features != null && m.out_features != null ? m.in_features * m.out_features + bias(m.out_features) : null;
-    case "Embedding":
-      return m.num_embeddings != null && m.embedding_dim != null ? m.num_embeddings * m.embedding_dim : null;
-    default:
-      return ADAPTABLE_OR_SIZED.has(m.type) ? null : 0;
-  }
-}
-
-const ADAPTABLE_OR_SIZED = new Set(["Conv1d", "Conv2d", "Conv3d", "MultiheadAttention", "LayerNorm", "RMSNorm"]);
 
 /** Parameters of each module including its descendants, by module index; null where any is unknown. */
 export function subtreeParameters(graph: Graph): Array<number | null> {
@@ -48,19 +32,6 @@ export function subtreeParameters(graph: Graph): Array<number | null> {
   return totals;
 }
 
-/** Base model parameters: the graph's own total when given, else the sum with tied members counted once. */
-export function modelParameters(graph: Graph, groups: TieGroup[]): number | null {
-  if (typeof graph.parameters === "number") return graph.parameters;
-  const members = new Set(groups.flatMap((g) => g.members));
-  let total = 0;
-  for (const m of graph.modules) {
-    if (members.has(m.name)) continue;
-    const own = ownParameters(m);
-    if (own === null) return null;
-    total += own;
-  }
-  return total;
-}
 
 function sum(values: Array<number | null>): number | null {
   let total = 0;
@@ -232,7 +203,7 @@ export function buildPlan(graph: Graph, resolved: ResolvedAdapter[], file: strin
     model: {
       fingerprint: fingerprintModules(graph.modules),
       model_type: graph.model_type,
-      parameters: modelParameters(graph, groups),
+      parameters: typeof graph.parameters === "number" ? graph.parameters : countGraphParameters(graph),
       architectures: graph.architectures,
       input_embeddings: graph.input_embeddings ?? null,
       output_embeddings: graph.output_embeddings ?? null,
