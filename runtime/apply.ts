@@ -6,6 +6,7 @@ import { LoraLayer, initFactors, type AdaptedBase, type LoraFactors } from "./lo
 import { LoraModel } from "./lora/model.js";
 import { SavedModule, cloneModule } from "./lora/saved.js";
 import { Conv1D, Embedding, Linear } from "./nn/layers.js";
+import { initMethod, isGaussian, isRecord, settingValues } from "./plan-settings.js";
 import type { Module } from "./nn/module.js";
 import { Rng } from "./random.js";
 
@@ -24,14 +25,25 @@ export interface ApplyOptions {
 const KIND_CLASS = { linear: "Linear", embedding: "Embedding", conv1d_gpt2: "Conv1D" } as const;
 type SupportedKind = keyof typeof KIND_CLASS;
 
-/** Adapter fields a plan may carry that change the computation; the runtime implements only these values. */
-const SUPPORTED_EXTRAS: Record<string, (v: unknown) => boolean> = {
-  use_dora: (v) => v === undefined || v === null || v === false,
-  lora_bias: (v) => v === undefined || v === null || v === false,
-  bias: (v) => v === undefined || v === null || v === "none",
-  init_lora_weights: (v) => v === undefined || v === null || v === true || v === "gaussian",
-  target_parameters: (v) => v === undefined || v === null || (Array.isArray(v) && v.length === 0),
-  trainable_token_indices: (v) => v === undefined || v === null || (typeof v === "object" && Object.keys(v as object).length === 0),
+const unset = (v: unknown): boolean => v === undefined || v === null;
+const emptyOrUnset = (v: unknown): boolean => unset(v) || (Array.isArray(v) ? v.length === 0 : isRecord(v) && Object.keys(v).length === 0);
+
+/**
+ * Adapter settings that change the computation, with the values the runtime implements and the
+ * reason any other value is rejected. Settings not listed here (r, lora_alpha, lora_dropout,
+ * use_rslora, target_modules, ensure_weight_tying, task_type) are applied through each target's
+ * own r, scaling and dropout, or through the tie groups.
+ */
+const SUPPORTED_SETTINGS: Record<string, { supports: (v: unknown) => boolean; reason: string }> = {
+  use_dora: { supports: (v) => unset(v) || v === false, reason: "the runtime does not implement DoRA" },
+  lora_bias: { supports: (v) => unset(v) || v === false, reason: "the runtime does not implement a bias on lora_B" },
+  bias: { supports: (v) => unset(v) || v === "none", reason: "the runtime does not train the base model's biases; only \"none\" is supported" },
+  init_lora_weights: {
+    supports: (v) => unset(v) || v === true || isGaussian(v),
+    reason: "the runtime implements only true (PEFT's default) and \"gaussian\"",
+  },
+  target_parameters: { supports: emptyOrUnset, reason: "the runtime does not adapt parameters directly (target_parameters)" },
+  trainable_token_indices: { supports: emptyOrUnset, reason: "the runtime does not implement trainable tokens" },
 };
 
 /**
@@ -120,9 +132,7 @@ function featuresOf(module: AdaptedBase): [number, number] {
 
 function checkAdapter(model: Module, adapter: PlanAdapter): void {
   const problems = targetProblems(model, adapter);
-  for (const [field, isSupported] of Object.entries(SUPPORTED_EXTRAS)) {
-    if (!isSupported(adapter[field])) problems.push(`${field} = ${JSON.stringify(adapter[field])} is not supported by the runtime`);
-  }
+  problems.push(...settingProblems(adapter));
   if (adapter.method !== "lora") problems.push(`method ${JSON.stringify(adapter.method)} is not supported; only lora is`);
   const groups = new Map((adapter.tie_groups ?? []).map((g) => [g.id, g]));
   for (const group of groups.values()) {
@@ -158,6 +168,28 @@ function checkAdapter(model: Module, adapter: PlanAdapter): void {
     }
   }
   if (problems.length > 0) throw collectedError("plan-not-applicable", `cannot apply adapter '${adapter.name}'`, problems);
+}
+
+/** Lists the settings and trainable tokens the plan requests that the runtime does not implement. */
+function settingProblems(adapter: PlanAdapter): string[] {
+  const problems: string[] = [];
+  const config = adapter["config"];
+  if (config !== undefined && config !== null && !isRecord(config)) problems.push(`config must be an object, got ${JSON.stringify(config)}`);
+  for (const [key, { supports, reason }] of Object.entries(SUPPORTED_SETTINGS)) {
+    for (const { path, value } of settingValues(adapter, key)) {
+      if (!supports(value)) problems.push(`${path} is ${JSON.stringify(value)}, but ${reason}`);
+    }
+  }
+  const tokens = adapter["trainable_tokens"];
+  if (Array.isArray(tokens)) {
+    for (const entry of tokens as Array<{ module?: unknown; indices?: unknown }>) {
+      const indices = Array.isArray(entry?.indices) ? ` (indices ${entry.indices.join(", ")})` : "";
+      problems.push(`trainable_tokens lists ${String(entry?.module)}${indices}, but the runtime does not implement trainable tokens`);
+    }
+  } else if (tokens !== undefined && tokens !== null) {
+    problems.push(`trainable_tokens must be an array, got ${JSON.stringify(tokens)}`);
+  }
+  return problems;
 }
 
 function tieProblems(target: PlanTarget, groups: Map<string, PlanTieGroup>, targets: Map<string, PlanTarget>): string[] {
@@ -198,7 +230,7 @@ function inject(model: Module, adapter: PlanAdapter, rng: Rng): LoraModel {
 }
 
 function loraLayers(model: Module, adapter: PlanAdapter, groups: Map<string, PlanTieGroup>, rng: Rng): Map<string, LoraLayer> {
-  const init = adapter.init_lora_weights === "gaussian" ? "gaussian" : "default";
+  const init = initMethod(adapter);
   const layers = new Map<string, LoraLayer>();
   // Sources first, so members find their source's factors whatever the plan's order.
   const ordered = [...adapter.targets].sort((a, b) => Number(isSharedMember(a, groups)) - Number(isSharedMember(b, groups)));

@@ -6,6 +6,7 @@ import { writeFileAtomic } from "./io.js";
 import type { LoraLayer } from "./lora/layers.js";
 import type { LoraModel } from "./lora/model.js";
 import { Embedding } from "./nn/layers.js";
+import { initMethod } from "./plan-settings.js";
 import { READABLE_DTYPES, SafetensorsFormatError, readSafetensors, writeSafetensors } from "./safetensors.js";
 
 export const ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors";
@@ -127,7 +128,7 @@ export function adapterConfig(lora: LoraModel, options: SaveOptions = {}): Recor
     bias: "none",
     fan_in_fan_out: linearLike.length > 0 && linearLike.every(([, l]) => l.base.typeName === "Conv1D"),
     inference_mode: true,
-    init_lora_weights: lora.adapter.init_lora_weights === "gaussian" ? "gaussian" : true,
+    init_lora_weights: initMethod(lora.adapter) === "gaussian" ? "gaussian" : true,
     layers_pattern: null,
     layers_to_transform: null,
     lora_alpha: alpha,

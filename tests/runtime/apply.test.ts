@@ -273,10 +273,34 @@ test("unsupported features are refused before any change", () => {
   plan.adapters[0]!.targets.push({ ...target("model.layers.1.mlp.c_fc", "conv1d", HIDDEN, 2 * HIDDEN) });
   plan.adapters[0]!.tie_groups = [{ id: "x.weight", source: "model.embed_tokens", members: ["lm_head"], mode: "shared_tokens" }];
   const err = rejects(() => applyPlan(model, plan), "plan-not-applicable");
-  assert.ok(err.problems.some((p) => p.startsWith("use_dora = true")), err.message);
+  assert.ok(err.problems.some((p) => p.startsWith("use_dora is true")), err.message);
   assert.ok(err.problems.some((p) => p.includes("kind conv1d is not supported")), err.message);
   assert.ok(err.problems.some((p) => p.includes("shared_tokens")), err.message);
   assert.equal(model.namedModules().map(([, m]) => m), before);
+});
+
+test("settings under config are checked", () => {
+  const model = new TinyLM();
+  const before = model.namedModules().map(([, m]) => m);
+  const plan = basicPlan();
+  // The compiler writes the spec's settings under config and the token rows under trainable_tokens.
+  plan.adapters[0]!["config"] = { r: 2, lora_alpha: 4, use_dora: true, lora_bias: false, bias: "none", init_lora_weights: "loftq" };
+  plan.adapters[0]!["trainable_tokens"] = [{ module: "model.embed_tokens", indices: [1, 2], parameters: 2 * HIDDEN, tie: null }];
+  const err = rejects(() => applyPlan(model, plan), "plan-not-applicable");
+  assert.equal(err.problems, [
+    "config.use_dora is true, but the runtime does not implement DoRA",
+    'config.init_lora_weights is "loftq", but the runtime implements only true (PEFT\'s default) and "gaussian"',
+    "trainable_tokens lists model.embed_tokens (indices 1, 2), but the runtime does not implement trainable tokens",
+  ]);
+  assert.equal(model.namedModules().map(([, m]) => m), before);
+});
+
+test("supported config values apply", () => {
+  const plan = basicPlan();
+  plan.adapters[0]!["config"] = { use_dora: false, lora_bias: false, bias: "none", init_lora_weights: "Gaussian" };
+  plan.adapters[0]!["trainable_tokens"] = [];
+  const lora = applyPlan(new TinyLM(), plan, { seed: 1 });
+  assert.is(lora.layers.size, 5);
 });
 
 test("wrong kind and bad values are all reported", () => {
