@@ -1,5 +1,5 @@
 import type * as tf from "@tensorflow/tfjs-core";
-import { PLAN_FORMAT, type Plan, type PlanAdapter, type PlanTarget, type PlanTieGroup } from "../compiler/plan/types.js";
+import { PLAN_FORMAT, type Plan, type PlanAdapter, type PlanModel, type PlanTarget, type PlanTieGroup } from "../compiler/plan/types.js";
 import { collectedError, RuntimeInputError } from "./errors.js";
 import { diffModules, fingerprintModel, toGraph, type RuntimeGraph } from "./graph.js";
 import { LoraLayer, initFactors, type AdaptedBase, type LoraFactors } from "./lora/layers.js";
@@ -49,14 +49,14 @@ const SUPPORTED_SETTINGS: Record<string, { supports: (v: unknown) => boolean; re
 /**
  * Applies a `peftc-plan/1` plan to a module tree: wraps every target with a LoRA layer and every
  * saved module with a trainable copy, wiring tie groups as the plan specifies. Everything is checked
- * before the model is touched (format, fingerprint, each target's type and shape, features the
- * runtime lacks), and all problems are reported in one RuntimeInputError.
+ * before the model is touched (format, fingerprint, each target's type and shape, weight ties,
+ * features the runtime lacks), and all problems are reported in one RuntimeInputError.
  */
 export function applyPlan(model: Module, plan: Plan, options: ApplyOptions = {}): LoraModel {
   try {
     checkFormat(plan);
     checkFingerprint(model, plan, options);
-    checkAdapter(model, plan.adapters[0]!);
+    checkAdapter(model, plan.adapters[0]!, plan.model);
   } catch (err) {
     if (err instanceof RuntimeInputError && options.planFile !== undefined) err.diagnostic.file = options.planFile;
     throw err;
@@ -130,8 +130,9 @@ function featuresOf(module: AdaptedBase): [number, number] {
   return module instanceof Embedding ? [module.numEmbeddings, module.embeddingDim] : [module.inFeatures, module.outFeatures];
 }
 
-function checkAdapter(model: Module, adapter: PlanAdapter): void {
+function checkAdapter(model: Module, adapter: PlanAdapter, planModel: PlanModel | undefined): void {
   const problems = targetProblems(model, adapter);
+  problems.push(...tieProblemsOfModel(model, adapter, planModel));
   problems.push(...settingProblems(adapter));
   if (adapter.method !== "lora") problems.push(`method ${JSON.stringify(adapter.method)} is not supported; only lora is`);
   const groups = new Map((adapter.tie_groups ?? []).map((g) => [g.id, g]));
@@ -168,6 +169,53 @@ function checkAdapter(model: Module, adapter: PlanAdapter): void {
     }
   }
   if (problems.length > 0) throw collectedError("plan-not-applicable", `cannot apply adapter '${adapter.name}'`, problems);
+}
+
+const SHARING_MODES = new Set(["shared_adapter", "shared_copy", "shared_tokens"]);
+
+/**
+ * Checks the plan's weight ties against the model, which the fingerprint cannot do because a tied
+ * and an untied model have the same module names and shapes. Every pair a sharing tie group or
+ * `plan.model.tie_groups` lists must be one weight variable in the model. When the plan lists the
+ * model's ties (`plan.model.tie_groups`, written by the compiler), every weight the model shares
+ * must be listed there too.
+ */
+function tieProblemsOfModel(model: Module, adapter: PlanAdapter, planModel: PlanModel | undefined): string[] {
+  const recompile = "recompile the plan against this model (peftc plan SPEC --model DIR)";
+  const problems: string[] = [];
+  const checked = new Set<string>();
+  const planGroups: Array<{ source: string; members: string[] }> = [];
+  for (const group of adapter.tie_groups ?? []) if (SHARING_MODES.has(group.mode)) planGroups.push(group);
+  const modelGroups = Array.isArray(planModel?.["tie_groups"]) ? (planModel["tie_groups"] as Array<{ source: string; members: string[] }>) : undefined;
+  planGroups.push(...(modelGroups ?? []));
+
+  for (const group of planGroups) {
+    const sourceWeight = weightOf(model.findModule(group.source));
+    for (const member of group.members ?? []) {
+      const pair = `${group.source}\n${member}`;
+      if (checked.has(pair)) continue;
+      checked.add(pair);
+      const memberWeight = weightOf(model.findModule(member));
+      // A missing module or weight is reported by the target checks or the fingerprint.
+      if (sourceWeight === undefined || memberWeight === undefined || sourceWeight === memberWeight) continue;
+      problems.push(`the plan ties ${member} to ${group.source}, but in this model they are separate weights; ${recompile}`);
+    }
+  }
+  if (modelGroups === undefined) return problems;
+
+  const tiedInPlan = (a: string, b: string): boolean => modelGroups.some((g) => [g.source, ...(g.members ?? [])].includes(a) && [g.source, ...(g.members ?? [])].includes(b));
+  for (const [key, owner] of Object.entries(toGraph(model).tied_weights_keys ?? {})) {
+    const member = moduleOfParameter(key);
+    const source = moduleOfParameter(owner);
+    if (!tiedInPlan(member, source)) problems.push(`in this model ${member} shares its weight with ${source}, but the plan was compiled for a model where they are separate; ${recompile}`);
+  }
+  return problems;
+}
+
+/** Returns the module that owns a fully-qualified parameter name: `lm_head.weight` → `lm_head`. */
+function moduleOfParameter(parameter: string): string {
+  const dot = parameter.lastIndexOf(".");
+  return dot < 0 ? "" : parameter.slice(0, dot);
 }
 
 /** Lists the settings and trainable tokens the plan requests that the runtime does not implement. */

@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { applyPlan } from "../../runtime/apply.js";
+import { RuntimeInputError } from "../../runtime/errors.js";
 import { LoraLayer } from "../../runtime/lora/layers.js";
 import type { Linear } from "../../runtime/nn/index.js";
 import { HIDDEN, TinyLM, VOCAB, randomize, sampleIds, tiedPlan } from "./fixtures.js";
@@ -124,6 +125,21 @@ test("shared_copy gives one trainable copy", () => {
   embedCopy.weight.assign(tf.mul(embedCopy.weight, 2));
   assert.equal(Array.from(original.dataSync()), originalValues, "training the copy leaves the original");
   assert.not.equal(Array.from(model.call(sampleIds()).dataSync()), base);
+});
+
+test("tie group needs one shared weight", () => {
+  const model = new TinyLM({ tied: false });
+  const before = model.namedModules().map(([, m]) => m);
+  assert.throws(
+    () => applyPlan(model, tiedPlan(), { seed: 1 }),
+    (err: unknown) => err instanceof RuntimeInputError && err.problems.length === 1 && err.problems[0]!.startsWith("the plan ties lm_head to model.embed_tokens, but in this model they are separate weights"),
+  );
+  assert.equal(model.namedModules().map(([, m]) => m), before);
+});
+
+test("untied mode needs no shared weight", () => {
+  const lora = applyPlan(new TinyLM({ tied: false }), tiedPlan("untied"), { seed: 1 });
+  assert.is(lora.layers.size, 3);
 });
 
 test.run();
