@@ -71,14 +71,35 @@ function slotValues(slot: StateSlot): Float32Array {
   return tf.tidy(() => (slot.transposed ? tf.transpose(slot.variable) : slot.variable).dataSync() as Float32Array).slice();
 }
 
-/** Writes `adapter_model.safetensors` and `adapter_config.json` into `dir`, creating it if needed. */
+/**
+ * Writes `adapter_model.safetensors` and `adapter_config.json` into `dir`, creating it if needed.
+ * A file system error becomes a RuntimeInputError `adapter-write-failed` naming `dir`.
+ */
 export function saveAdapter(lora: LoraModel, dir: string, options: SaveOptions = {}): void {
   const config = adapterConfig(lora, options);
   const tensors = adapterStateSlots(lora).map((slot) => ({ name: slot.key, shape: slot.shape, data: slotValues(slot) }));
-  mkdirSync(dir, { recursive: true });
-  writeFileAtomic(join(dir, ADAPTER_WEIGHTS_FILE), writeSafetensors(tensors, { format: "pt" }));
-  writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(config, null, 2) + "\n");
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileAtomic(join(dir, ADAPTER_WEIGHTS_FILE), writeSafetensors(tensors, { format: "pt" }));
+    writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(config, null, 2) + "\n");
+  } catch (err) {
+    const { code, path } = err as NodeJS.ErrnoException;
+    if (typeof code !== "string") throw err;
+    // A file system error names the path it failed on, e.g. the existing file mkdir met.
+    const where = path !== undefined && path !== dir ? ` at ${path}` : "";
+    throw new RuntimeInputError("adapter-write-failed", `cannot write the adapter${where}: ${FS_ERRORS[code] ?? code}`, { file: dir });
+  }
 }
+
+/** Plain wording for the file system errors a save commonly meets; others are shown by code. */
+const FS_ERRORS: Record<string, string> = {
+  EEXIST: "a file exists where a directory is needed (EEXIST)",
+  ENOTDIR: "a path component is a file, not a directory (ENOTDIR)",
+  EACCES: "permission denied (EACCES)",
+  EPERM: "operation not permitted (EPERM)",
+  ENOSPC: "no space left on the device (ENOSPC)",
+  EROFS: "the file system is read-only (EROFS)",
+};
 
 /** Returns the value that occurs most often, or the first of those tied for most. */
 function mostCommon(values: number[]): number {

@@ -1,13 +1,14 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Plan } from "../../compiler/plan/types.js";
 import { applyPlan } from "../apply.js";
 import { initBackend, type BackendPreference } from "../backend.js";
 import { RuntimeInputError } from "../errors.js";
 import type { LoraModel } from "../lora/model.js";
-import { loadModel, type CausalLM } from "../models/index.js";
+import { loadModel, maxPositionsOf, readModelConfig, type CausalLM } from "../models/index.js";
 import { saveAdapter } from "../peft-format.js";
-import { readTextFile, readTokenFile, splitBlocks, toBlocks, type TokenBlocks } from "../train/data.js";
+import { checkDataFile, readTextFile, readTokenFile, splitBlocks, toBlocks, type TokenBlocks } from "../train/data.js";
 import { registerTrainingKernels } from "../train/kernels.js";
 import { planForKeptLayers } from "../train/layers.js";
 import { ProgressBar } from "../train/progress.js";
@@ -37,11 +38,13 @@ Options:
   --text                   the data files are raw text, tokenized with the model's tokenizer.json
   --eval-fraction N        share of the data's blocks held out for evaluation (default 0.1)
   --output DIR             where to write adapter_model.safetensors and adapter_config.json
+                           (created if missing; must not be an existing file)
   --steps N                optimizer steps (default: one epoch, or --epochs)
   --epochs N               passes over the training blocks, when --steps is not given (default 1)
   --lr N                   Adam learning rate (default 1e-3)
   --batch-size N           sequences per step (default 4)
-  --seq-len N              tokens per sequence (default 64)
+  --seq-len N              tokens per sequence, at most the model's n_positions or
+                           max_position_embeddings (default 64)
   --seed N                 seed for adapter initialisation, random base weights and batch order (default 0)
   --num-hidden-layers N    build only the first N layers (a quick run; the plan is fitted to them)
   --backend NAME           auto, gpu, wasm or cpu (default auto)
@@ -145,12 +148,42 @@ function readPlan(path: string): Plan {
     text = readFileSync(path, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new RuntimeInputError("plan-not-found", code === "ENOENT" ? "plan file not found" : `cannot read the plan: ${code}`, { file: path });
+    const message = code === "ENOENT" ? "plan file not found" : code === "EISDIR" ? "the plan path is a directory, not a file" : `cannot read the plan: ${code ?? (err as Error).message}`;
+    throw new RuntimeInputError("plan-not-found", message, { file: path });
   }
   try {
     return JSON.parse(text) as Plan;
   } catch (err) {
     throw new RuntimeInputError("plan-invalid", `invalid JSON: ${(err as Error).message}`, { file: path });
+  }
+}
+
+/**
+ * Checks that `--output` can become the adapter directory: a directory or a missing path is
+ * fine, but an existing file (or a file where a parent directory should be) is an error.
+ */
+function checkOutputDir(path: string): void {
+  for (let current = resolve(path); ; current = dirname(current)) {
+    let isDirectory: boolean;
+    try {
+      isDirectory = statSync(current).isDirectory();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code === "ENOENT" || code === "ENOTDIR") && dirname(current) !== current) continue;
+      throw new RuntimeInputError("output-invalid", `cannot use --output: ${code ?? (err as Error).message}`, { file: path });
+    }
+    if (isDirectory) return;
+    const where = current === resolve(path) ? "it is an existing file" : `${current} is a file`;
+    throw new RuntimeInputError("output-invalid", `--output must name a directory, but ${where}; choose another path`, { file: path });
+  }
+}
+
+/** Checks --seq-len against the longest sequence the model takes. */
+function checkSeqLen(seqLen: number, modelDir: string, numHiddenLayers: number | undefined): void {
+  const config = readModelConfig(modelDir, numHiddenLayers === undefined ? {} : { numHiddenLayers });
+  const { limit, field } = maxPositionsOf(config);
+  if (seqLen > limit) {
+    throw new RuntimeInputError("usage", `--seq-len ${seqLen} is more than the model's ${field} (${limit}); pass --seq-len ${limit} or less`);
   }
 }
 
@@ -179,12 +212,18 @@ export interface TrainRun {
  * evaluate, save the adapter. Progress goes to stderr and the result lines to stdout.
  */
 export async function trainFromArgs(args: TrainArgs, io: TrainIo, options: TrainCommandOptions = {}): Promise<TrainRun> {
+  // User mistakes that need no model are reported before the backend starts and the model is built.
+  checkOutputDir(args.outputDir);
+  const plan = options.plan ?? readPlan(args.planFile!);
+  checkDataFile(args.dataFile);
+  if (args.evalFile !== undefined) checkDataFile(args.evalFile);
+  checkSeqLen(args.seqLen, args.modelDir, args.numHiddenLayers);
+
   const backend = await initBackend(args.backend);
   registerTrainingKernels();
   io.stderr.write(`${backend.summary}\n`);
 
   // Model and adapter: a plan for the full depth is fitted to --num-hidden-layers first.
-  const plan = options.plan ?? readPlan(args.planFile!);
   const loadOptions = args.numHiddenLayers === undefined ? { seed: args.seed } : { seed: args.seed, numHiddenLayers: args.numHiddenLayers };
   const { model, weights } = loadModel(args.modelDir, loadOptions);
   const fitted = planForKeptLayers(plan, model, model.config.configuredLayers);
@@ -247,3 +286,4 @@ export async function runTrain(args: string[], io: TrainIo, options: TrainComman
     throw err;
   }
 }
+

@@ -55,6 +55,8 @@ export interface LlamaConfig {
   rmsNormEps: number;
   ropeTheta: number;
   ropeScaling: RopeScaling;
+  /** The longest sequence the rotary embeddings were trained for (`max_position_embeddings`). */
+  maxPositionEmbeddings: number;
   /** Bias on q_proj, k_proj and v_proj (Qwen2 always; Llama with `attention_bias`). */
   qkvBias: boolean;
   /** Bias on o_proj (Llama with `attention_bias`). */
@@ -73,6 +75,22 @@ export type ModelConfig = GPT2Config | LlamaConfig;
 
 export function isGPT2Config(config: ModelConfig): config is GPT2Config {
   return config.modelType === "gpt2";
+}
+
+/**
+ * `max_position_embeddings` when config.json leaves it out: the defaults of transformers'
+ * LlamaConfig, MistralConfig, Qwen2Config and SmolLM3Config.
+ */
+const MAX_POSITION_EMBEDDINGS: Record<string, number> = { llama: 2048, mistral: 4096 * 32, qwen2: 32768, smollm3: 32768 };
+
+/**
+ * Returns the longest sequence the model takes and the config field that sets it: GPT-2's
+ * learned position table has `n_positions` rows, and Llama-family rotary embeddings are trained
+ * up to `max_position_embeddings`.
+ */
+export function maxPositionsOf(config: ModelConfig): { limit: number; field: string } {
+  if (isGPT2Config(config)) return { limit: config.nPositions, field: "n_positions" };
+  return { limit: (config as LlamaConfig).maxPositionEmbeddings, field: "max_position_embeddings" };
 }
 
 /** Returns the number of decoder layers the model is built with (after any override). */
@@ -198,6 +216,7 @@ function llamaConfig(modelType: string, raw: Record<string, unknown>, reader: Fi
     hiddenAct: reader.string("hidden_act", "silu"),
     rmsNormEps: reader.number("rms_norm_eps", 1e-6),
     ...ropeSettings(raw, reader),
+    maxPositionEmbeddings: reader.int("max_position_embeddings", MAX_POSITION_EMBEDDINGS[modelType]),
     qkvBias: modelType === "qwen2" || attentionBias,
     oBias: attentionBias,
     mlpBias: modelType === "qwen2" || modelType === "mistral" ? false : reader.bool("mlp_bias", false),

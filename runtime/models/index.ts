@@ -9,7 +9,7 @@ import { checkpointFiles, loadCheckpoint } from "./weights.js";
 
 export { CausalLM } from "./causal-lm.js";
 export { causalLmLoss } from "./common.js";
-export { isGPT2Config, layerCountOf, parseModelConfig, type GPT2Config, type LlamaConfig, type ModelConfig } from "./config.js";
+export { isGPT2Config, layerCountOf, maxPositionsOf, parseModelConfig, type GPT2Config, type LlamaConfig, type ModelConfig } from "./config.js";
 export { GPT2LMHeadModel } from "./gpt2.js";
 export { LlamaForCausalLM, inverseFrequencies } from "./llama.js";
 
@@ -33,6 +33,18 @@ export function buildModel(config: ModelConfig, options: { seed?: number; file?:
  * when the directory has them, otherwise from a seeded random initialisation.
  */
 export function loadModel(dir: string, options: LoadModelOptions = {}): { model: CausalLM; weights: "checkpoint" | "random"; files: string[] } {
+  const config = readModelConfig(dir, options);
+  const configPath = join(dir, "config.json");
+  const buildOptions = options.seed === undefined ? { file: configPath } : { file: configPath, seed: options.seed };
+  const model = buildModel(config, buildOptions);
+  const files = options.randomWeights === true ? [] : checkpointFiles(dir);
+  if (files.length === 0) return { model, weights: "random", files };
+  loadCheckpoint(model, files, layerCountOf(config));
+  return { model, weights: "checkpoint", files };
+}
+
+/** Reads and checks a model directory's config.json, with the layer override of `options` applied. */
+export function readModelConfig(dir: string, options: Pick<LoadModelOptions, "numHiddenLayers"> = {}): ModelConfig {
   const configPath = join(dir, "config.json");
   if (!existsSync(configPath)) throw new RuntimeInputError("model-config-missing", "config.json not found in the model directory", { file: configPath });
   let raw: unknown;
@@ -43,11 +55,5 @@ export function loadModel(dir: string, options: LoadModelOptions = {}): { model:
   }
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new RuntimeInputError("model-config-invalid", "config.json is not a JSON object", { file: configPath });
   const configOptions = options.numHiddenLayers === undefined ? { file: configPath } : { file: configPath, numHiddenLayers: options.numHiddenLayers };
-  const config = parseModelConfig(raw as Record<string, unknown>, configOptions);
-  const buildOptions = options.seed === undefined ? { file: configPath } : { file: configPath, seed: options.seed };
-  const model = buildModel(config, buildOptions);
-  const files = options.randomWeights === true ? [] : checkpointFiles(dir);
-  if (files.length === 0) return { model, weights: "random", files };
-  loadCheckpoint(model, files, layerCountOf(config));
-  return { model, weights: "checkpoint", files };
+  return parseModelConfig(raw as Record<string, unknown>, configOptions);
 }

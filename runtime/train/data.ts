@@ -1,5 +1,5 @@
 import { Tokenizer } from "@huggingface/tokenizers";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { RuntimeInputError } from "../errors.js";
 
@@ -34,12 +34,27 @@ export function readTokenFile(path: string, vocabSize: number): Int32Array {
   return Int32Array.from(ids);
 }
 
+/** Checks that a data file exists and is a file, so a wrong path is reported before any work starts. */
+export function checkDataFile(path: string): void {
+  let isFile: boolean;
+  try {
+    isFile = statSync(path).isFile();
+  } catch (err) {
+    throw dataFileError(path, err as NodeJS.ErrnoException);
+  }
+  if (!isFile) throw new RuntimeInputError("data-unreadable", "the data path is a directory, not a file", { file: path });
+}
+
+function dataFileError(path: string, err: NodeJS.ErrnoException): RuntimeInputError {
+  if (err.code === "ENOENT") return new RuntimeInputError("data-not-found", "training data file not found", { file: path });
+  return new RuntimeInputError("data-unreadable", `cannot read the file: ${err.code ?? err.message}`, { file: path });
+}
+
 function readDataFile(path: string): string {
   try {
     return readFileSync(path, "utf8");
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new RuntimeInputError(code === "ENOENT" ? "data-not-found" : "data-unreadable", code === "ENOENT" ? "training data file not found" : `cannot read the file: ${code ?? (err as Error).message}`, { file: path });
+    throw dataFileError(path, err as NodeJS.ErrnoException);
   }
 }
 
