@@ -86,7 +86,8 @@ function checkFingerprint(model: Module, plan: Plan, options: ApplyOptions): voi
   if (problems.length === 0) {
     problems.push(`model fingerprint is ${actual}; the plan's targets all match, so the difference is in another module (pass the plan's graph to list it)`);
   }
-  throw collectedError("fingerprint-mismatch", `the plan was compiled for another model (plan fingerprint ${plan.model?.fingerprint})`, problems);
+  const summary = `the plan was compiled for another model (plan fingerprint ${plan.model?.fingerprint}, model ${actual}); recompile it against this model with \`peftc plan SPEC --model DIR\`. Differences`;
+  throw collectedError("fingerprint-mismatch", summary, problems);
 }
 
 /** Checks that each target and saved module exists with the plan's type and shape. */

@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { parse as parseYaml } from "yaml";
 import type { Plan } from "../../compiler/plan/types.js";
 import { applyPlan } from "../apply.js";
 import { initBackend, type BackendPreference } from "../backend.js";
@@ -8,7 +9,7 @@ import { RuntimeInputError } from "../errors.js";
 import type { LoraModel } from "../lora/model.js";
 import { loadModel, maxPositionsOf, readModelConfig, type CausalLM } from "../models/index.js";
 import { saveAdapter } from "../peft-format.js";
-import { checkDataFile, readTextFile, readTokenFile, splitBlocks, toBlocks, type TokenBlocks } from "../train/data.js";
+import { checkDataFile, plural, readTextFile, readTokenFile, splitBlocks, toBlocks, type TokenBlocks } from "../train/data.js";
 import { registerTrainingKernels } from "../train/kernels.js";
 import { planForKeptLayers } from "../train/layers.js";
 import { ProgressBar } from "../train/progress.js";
@@ -21,7 +22,7 @@ export interface TrainIo {
 }
 
 export interface TrainCommandOptions {
-  /** A plan the caller already compiled (`peftc train --spec`); `--plan` is then not needed. */
+  /** A plan the caller already compiled (`peftc train --spec`); `--plan` is then rejected. */
   plan?: Plan;
 }
 
@@ -31,7 +32,7 @@ Fine-tunes the adapter a plan describes on a causal-LM model directory, saves it
 format and prints the evaluation loss.
 
 Options:
-  --plan FILE              peftc-plan/1 JSON to apply (or --spec SPEC, which compiles one)
+  --plan FILE              peftc-plan/1 plan to apply, JSON or YAML (or --spec SPEC, which compiles one)
   --model DIR              Hugging Face model directory (config.json, optional safetensors)
   --data FILE              training data: whitespace-separated token ids (or text with --text)
   --eval-data FILE         evaluation data in the same form (default: hold out --eval-fraction)
@@ -99,6 +100,9 @@ export function parseTrainArgs(args: string[], planGiven: boolean): TrainArgs | 
     if (value === undefined) throw new RuntimeInputError("usage", `missing --${name}; see \`peftc train --help\``);
     return value;
   };
+  if (values.plan !== undefined && (planGiven || values.spec !== undefined)) {
+    throw new RuntimeInputError("usage", "--plan and --spec were both given; pass one of them");
+  }
   if (values.spec !== undefined && !planGiven) {
     // The peftc command compiles --spec and passes the plan in; the runtime never loads the compiler.
     throw new RuntimeInputError("usage", "--spec is compiled by the peftc command; when calling runTrain directly, compile the spec and pass the plan (or --plan FILE)");
@@ -142,6 +146,7 @@ function integerOption(name: string, text: string, minimum = 1): number {
   return value;
 }
 
+/** Reads a plan file: JSON, or YAML as `peftc plan --format yaml` writes it. */
 function readPlan(path: string): Plan {
   let text: string;
   try {
@@ -151,11 +156,23 @@ function readPlan(path: string): Plan {
     const message = code === "ENOENT" ? "plan file not found" : code === "EISDIR" ? "the plan path is a directory, not a file" : `cannot read the plan: ${code ?? (err as Error).message}`;
     throw new RuntimeInputError("plan-not-found", message, { file: path });
   }
-  try {
-    return JSON.parse(text) as Plan;
-  } catch (err) {
-    throw new RuntimeInputError("plan-invalid", `invalid JSON: ${(err as Error).message}`, { file: path });
+  if (text.trimStart().startsWith("{")) {
+    try {
+      return JSON.parse(text) as Plan;
+    } catch (err) {
+      throw new RuntimeInputError("plan-invalid", `invalid JSON: ${(err as Error).message}`, { file: path });
+    }
   }
+  let plan: unknown;
+  try {
+    plan = parseYaml(text);
+  } catch (err) {
+    throw new RuntimeInputError("plan-invalid", `neither JSON nor valid YAML: ${(err as Error).message.split("\n")[0]}`, { file: path });
+  }
+  if (plan === null || typeof plan !== "object" || Array.isArray(plan)) {
+    throw new RuntimeInputError("plan-invalid", "not a plan: expected a JSON or YAML object with format peftc-plan/1", { file: path });
+  }
+  return plan as Plan;
 }
 
 /**
@@ -191,7 +208,7 @@ function checkSeqLen(seqLen: number, modelDir: string, numHiddenLayers: number |
 function readData(args: TrainArgs, vocabSize: number): { train: TokenBlocks; eval: TokenBlocks } {
   const read = (path: string) => (args.text ? readTextFile(path, args.modelDir, vocabSize) : readTokenFile(path, vocabSize));
   const all = toBlocks(read(args.dataFile), args.seqLen);
-  if (args.evalFile === undefined) return splitBlocks(all, args.evalFraction);
+  if (args.evalFile === undefined) return splitBlocks(all, args.evalFraction, args.dataFile);
   const held = toBlocks(read(args.evalFile), args.seqLen);
   if (held.blocks.length === 0) throw new RuntimeInputError("data-too-small", `fewer than --seq-len (${args.seqLen}) tokens`, { file: args.evalFile });
   if (all.blocks.length === 0) throw new RuntimeInputError("data-too-small", `fewer than --seq-len (${args.seqLen}) tokens`, { file: args.dataFile });
@@ -227,7 +244,8 @@ export async function trainFromArgs(args: TrainArgs, io: TrainIo, options: Train
   const loadOptions = args.numHiddenLayers === undefined ? { seed: args.seed } : { seed: args.seed, numHiddenLayers: args.numHiddenLayers };
   const { model, weights } = loadModel(args.modelDir, loadOptions);
   const fitted = planForKeptLayers(plan, model, model.config.configuredLayers);
-  const lora = applyPlan(model, fitted, { seed: args.seed });
+  const applyOptions = options.plan === undefined && args.planFile !== undefined ? { seed: args.seed, planFile: args.planFile } : { seed: args.seed };
+  const lora = applyPlan(model, fitted, applyOptions);
 
   const data = readData(args, model.vocabSize);
   const steps = args.steps ?? stepsForEpochs(args.epochs, data.train.blocks.length, args.batchSize);
@@ -237,7 +255,7 @@ export async function trainFromArgs(args: TrainArgs, io: TrainIo, options: Train
   io.stderr.write(
     `model ${model.config.architecture} (${weights === "random" ? "random weights" : "checkpoint weights"}), ` +
       `${trainable.toLocaleString("en-US")} trainable of ${(total + trainable).toLocaleString("en-US")} parameters; ` +
-      `${data.train.blocks.length} training and ${data.eval.blocks.length} evaluation sequences of ${args.seqLen} tokens, ${steps} steps\n`,
+      `${plural(data.train.blocks.length, "training sequence")} and ${plural(data.eval.blocks.length, "evaluation sequence")} of ${args.seqLen} tokens, ${plural(steps, "step")}\n`,
   );
 
   const bar = new ProgressBar(io.stderr, steps);
@@ -253,7 +271,7 @@ export async function trainFromArgs(args: TrainArgs, io: TrainIo, options: Train
 
   const evalLoss = evaluateLoss(model, data.eval, args.batchSize);
   saveAdapter(lora, args.outputDir, { baseModelNameOrPath: args.modelDir, taskType: "CAUSAL_LM" });
-  io.stdout.write(`trained ${steps} steps in ${result.seconds.toFixed(1)} s (${Math.round(result.tokensPerSecond)} tokens/s); final training loss ${result.losses.at(-1)!.toFixed(6)}\n`);
+  io.stdout.write(`trained ${plural(steps, "step")} in ${result.seconds.toFixed(1)} s (${Math.round(result.tokensPerSecond)} tokens/s); final training loss ${result.losses.at(-1)!.toFixed(6)}\n`);
   io.stdout.write(`eval loss ${evalLoss.toFixed(6)} over ${data.eval.blocks.length * (args.seqLen - 1)} predicted tokens\n`);
   io.stdout.write(`adapter saved to ${args.outputDir}\n`);
   return { model, lora, plan: fitted, evalLoss, evalData: data.eval };
@@ -280,10 +298,18 @@ export async function runTrain(args: string[], io: TrainIo, options: TrainComman
     }
     const code = (err as { code?: string }).code;
     if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) {
-      io.stderr.write(`error[usage]: ${(err as Error).message}; see \`peftc train --help\`\n`);
+      io.stderr.write(`error[usage]: ${parseErrorMessage(err as Error & { code: string })}; see \`peftc train --help\`\n`);
       return 1;
     }
     throw err;
   }
 }
 
+/** Rewords node's parseArgs errors as one lowercase clause, e.g. `unknown option '--x'`. */
+export function parseErrorMessage(err: Error & { code: string }): string {
+  const option = /'(-[^' ]+)/.exec(err.message)?.[1];
+  if (err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option !== undefined) return `unknown option '${option}'`;
+  if (err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && option !== undefined && /argument missing/.test(err.message)) return `option '${option}' needs a value`;
+  const firstSentence = err.message.split(". ")[0]!.replace(/\.$/, "");
+  return firstSentence.charAt(0).toLowerCase() + firstSentence.slice(1);
+}

@@ -158,8 +158,8 @@ function architectureOf(raw: Record<string, unknown>, fallback: string): string 
 function layerCount(reader: FieldReader, key: string, fallback: number | undefined, override: number | undefined): number {
   const configured = reader.int(key, fallback);
   if (override === undefined) return configured;
-  if (!Number.isInteger(override) || override <= 0) reader.fail(`the layer override must be a positive integer, got ${override}`);
-  if (override > configured) reader.fail(`the layer override ${override} is more than the model's ${key} (${configured})`);
+  if (!Number.isInteger(override) || override <= 0) reader.fail(`the layer override (--num-hidden-layers) must be a positive integer, got ${override}`);
+  if (override > configured) reader.fail(`the layer override (--num-hidden-layers) ${override} is more than the model's ${key} (${configured})`);
   return override;
 }
 

@@ -50,6 +50,11 @@ function dataFileError(path: string, err: NodeJS.ErrnoException): RuntimeInputEr
   return new RuntimeInputError("data-unreadable", `cannot read the file: ${err.code ?? err.message}`, { file: path });
 }
 
+/** Returns `count noun`, adding "s" to the noun unless the count is 1: `1 step`, `2 steps`. */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
 function readDataFile(path: string): string {
   try {
     return readFileSync(path, "utf8");
@@ -102,13 +107,15 @@ export function toBlocks(tokens: Int32Array, seqLen: number): TokenBlocks {
 
 /**
  * Holds out the last `fraction` of the blocks (at least one) for evaluation. With a single
- * block there is nothing left to train on, so that is an error.
+ * block there is nothing left to train on, so that is an error naming `file`, the data's source.
  */
-export function splitBlocks(data: TokenBlocks, fraction: number): { train: TokenBlocks; eval: TokenBlocks } {
+export function splitBlocks(data: TokenBlocks, fraction: number, file?: string): { train: TokenBlocks; eval: TokenBlocks } {
   const count = data.blocks.length;
   const held = Math.max(1, Math.round(count * fraction));
   if (count - held < 1) {
-    throw new RuntimeInputError("data-too-small", `the data makes ${count} block(s) of ${data.seqLen} tokens, too few to hold out ${held} for evaluation; add data, lower --seq-len or pass --eval-data`);
+    const found = count === 0 ? `fewer than ${data.seqLen} tokens, not one sequence of --seq-len ${data.seqLen}` : `only ${plural(count, "sequence")} of ${data.seqLen} tokens`;
+    const message = `the data makes ${found}, too few to hold out ${held} for evaluation and train on the rest; add data, lower --seq-len or pass --eval-data`;
+    throw new RuntimeInputError("data-too-small", message, file === undefined ? {} : { file });
   }
   return {
     train: { seqLen: data.seqLen, blocks: data.blocks.slice(0, count - held) },

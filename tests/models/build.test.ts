@@ -199,7 +199,7 @@ test("layer override keeps the first layers of a checkpoint", () => {
   const layer0 = (m: typeof model) => Array.from(m.findModule("model.layers.0.self_attn.q_proj")!.variables()[0]![1].dataSync());
   assert.equal(layer0(model), layer0(full));
   assert.not.equal(Array.from(model.logits(ids).dataSync()), Array.from(full.logits(ids).dataSync()));
-  assert.throws(() => loadModel(join(REFERENCE, "tiny-llama"), { numHiddenLayers: 3 }), /layer override 3 is more than the model's num_hidden_layers \(2\)/);
+  assert.throws(() => loadModel(join(REFERENCE, "tiny-llama"), { numHiddenLayers: 3 }), /layer override \(--num-hidden-layers\) 3 is more than the model's num_hidden_layers \(2\)/);
 });
 
 test("decoder layer saved as a trainable copy", () => {

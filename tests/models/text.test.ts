@@ -61,7 +61,7 @@ test("train --text trains on tokenized text", async () => {
   const code = await runTrain(["--plan", planPath, "--model", dir, "--data", data, "--text", "--output", join(dir, "adapter"), "--steps", "3", "--seq-len", "12", "--backend", "cpu"], io);
   assert.is(code, 0, err);
   // 40 lines of 6 words make 240 tokens: 20 sequences of 12, 2 of them held out.
-  assert.match(err, "18 training and 2 evaluation sequences of 12 tokens");
+  assert.match(err, "18 training sequences and 2 evaluation sequences of 12 tokens");
   assert.match(out, /eval loss \d+\.\d+/);
   rmSync(dir, { recursive: true });
 });

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { main as peftc } from "../../compiler/cli/main.js";
 import { applyPlan } from "../../runtime/apply.js";
 import { initBackend } from "../../runtime/backend.js";
 import { runTrain } from "../../runtime/cli/train.js";
@@ -133,6 +134,85 @@ test("missing plan fails before the backend", async () => {
   const result = await train(["--plan", plan, "--model", MODEL, "--data", dataPath, "--output", join(dir, "out")]);
   assert.is(result.code, 1);
   assert.is(result.stderr, `${plan}: error[plan-not-found]: plan file not found\n`);
+  rmSync(dir, { recursive: true });
+});
+
+test("too little data names the data file", async () => {
+  const { dir, planPath, dataPath } = setup(20);
+  const result = await train(["--plan", planPath, "--model", MODEL, "--data", dataPath, "--output", join(dir, "out")]);
+  assert.is(result.code, 1);
+  const lastLine = result.stderr.trimEnd().split("\n").at(-1);
+  // 20 tokens make one sequence of 16, and the held-out one leaves nothing to train on.
+  assert.is(lastLine, `${dataPath}: error[data-too-small]: the data makes only 1 sequence of 16 tokens, too few to hold out 1 for evaluation and train on the rest; add data, lower --seq-len or pass --eval-data`);
+  rmSync(dir, { recursive: true });
+});
+
+test("plan and spec together are rejected", async () => {
+  const { dir, planPath, dataPath } = setup();
+  const plan = planFor(checkpointModules(MODEL), ["q_proj"]);
+  const args = ["--plan", planPath, "--model", MODEL, "--data", dataPath, "--output", join(dir, "out")];
+  // The peftc command compiles --spec and passes the plan in; --plan beside it is a second plan.
+  const withCompiled = await train(args, { plan });
+  assert.is(withCompiled.code, 1);
+  assert.is(withCompiled.stderr, "error[usage]: --plan and --spec were both given; pass one of them\n");
+  const withSpec = await train([...args, "--spec", "spec.yaml"]);
+  assert.is(withSpec.stderr, "error[usage]: --plan and --spec were both given; pass one of them\n");
+  rmSync(dir, { recursive: true });
+});
+
+test("YAML plan from peftc plan trains", async () => {
+  const { dir, dataPath } = setup();
+  const spec = join(dir, "spec.yaml");
+  writeFileSync(spec, "r: 4\nlora_alpha: 8\ntarget_modules: [q_proj, v_proj]\n");
+  const planPath = join(dir, "plan.yaml");
+  const compiled = await peftc(["plan", spec, "--model", MODEL, "--format", "yaml", "-o", planPath], { stdout: sink(), stderr: sink(), env: {}, cwd: dir });
+  assert.is(compiled, 0);
+  assert.ok(readFileSync(planPath, "utf8").startsWith("format: peftc-plan/1"));
+  const result = await train(["--plan", planPath, "--model", MODEL, "--data", dataPath, "--output", join(dir, "out"), "--steps", "1"]);
+  assert.is(result.code, 0, result.stderr);
+  rmSync(dir, { recursive: true });
+});
+
+test("unreadable plan text is one line", async () => {
+  const { dir, dataPath } = setup();
+  const planPath = join(dir, "plan.txt");
+  writeFileSync(planPath, "just some words\n");
+  const result = await train(["--plan", planPath, "--model", MODEL, "--data", dataPath, "--output", join(dir, "out")]);
+  assert.is(result.code, 1);
+  assert.is(result.stderr, `${planPath}: error[plan-invalid]: not a plan: expected a JSON or YAML object with format peftc-plan/1\n`);
+  rmSync(dir, { recursive: true });
+});
+
+test("unknown option is lowercase usage", async () => {
+  const result = await train(["--plann", "plan.json"]);
+  assert.is(result.code, 1);
+  assert.is(result.stderr, "error[usage]: unknown option '--plann'; see `peftc train --help`\n");
+});
+
+test("option without a value is usage", async () => {
+  const stderr = sink();
+  const code = await runTrain(["--model", MODEL, "--plan"], { stdout: sink(), stderr });
+  assert.is(code, 1);
+  assert.is(stderr.text, "error[usage]: option '--plan' needs a value; see `peftc train --help`\n");
+});
+
+test("counts of one are singular", async () => {
+  const { dir, planPath, dataPath } = setup();
+  const evalPath = join(dir, "eval.txt");
+  writeFileSync(evalPath, Array.from({ length: 16 }, (_, i) => i).join(" ") + "\n");
+  const result = await train(["--plan", planPath, "--model", MODEL, "--data", dataPath, "--eval-data", evalPath, "--output", join(dir, "out"), "--steps", "1"]);
+  assert.is(result.code, 0, result.stderr);
+  // 320 tokens make 20 training sequences of 16; the eval file makes exactly one.
+  assert.match(result.stderr, "20 training sequences and 1 evaluation sequence of 16 tokens, 1 step\n");
+  assert.match(result.stdout, /^trained 1 step in /);
+  rmSync(dir, { recursive: true });
+});
+
+test("layer override error names the option", async () => {
+  const { dir, planPath, dataPath } = setup();
+  const result = await train(["--plan", planPath, "--model", MODEL, "--data", dataPath, "--output", join(dir, "out"), "--num-hidden-layers", "5"]);
+  assert.is(result.code, 1);
+  assert.is(result.stderr, `${join(MODEL, "config.json")}: error[model-config-invalid]: the layer override (--num-hidden-layers) 5 is more than the model's num_hidden_layers (2)\n`);
   rmSync(dir, { recursive: true });
 });
 

@@ -149,7 +149,8 @@ test("train rejects a plan for another model", async () => {
   const code = await runTrain(["--plan", planPath, "--model", MODEL, "--data", dataPath, "--output", join(dir, "out"), "--backend", "cpu"], { stdout: sink(), stderr });
   assert.is(code, 1);
   const lines = stderr.text.trimEnd().split("\n");
-  assert.match(lines.at(-1)!, /^error\[fingerprint-mismatch\]: the plan was compiled for another model/);
+  assert.ok(lines.at(-1)!.startsWith(`${planPath}: error[fingerprint-mismatch]: the plan was compiled for another model`), lines.at(-1));
+  assert.match(lines.at(-1)!, "recompile it against this model with `peftc plan SPEC --model DIR`");
   assert.match(lines.at(-1)!, "missing module transformer.h.0.attn.c_attn");
   rmSync(dir, { recursive: true });
 });
