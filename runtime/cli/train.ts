@@ -310,6 +310,7 @@ export function parseErrorMessage(err: Error & { code: string }): string {
   const option = /'(-[^' ]+)/.exec(err.message)?.[1];
   if (err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option !== undefined) return `unknown option '${option}'`;
   if (err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && option !== undefined && /argument missing/.test(err.message)) return `option '${option}' needs a value`;
-  const firstSentence = err.message.split(". ")[0]!.replace(/\.$/, "");
+  if (option !== undefined && /argument is ambiguous/.test(err.message)) return `option '${option}' has a value starting with '-'; write it as ${option}=VALUE`;
+  const firstSentence = err.message.split(/\. |\n/)[0]!.replace(/\.$/, "");
   return firstSentence.charAt(0).toLowerCase() + firstSentence.slice(1);
 }

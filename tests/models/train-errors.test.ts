@@ -196,6 +196,14 @@ test("option without a value is usage", async () => {
   assert.is(stderr.text, "error[usage]: option '--plan' needs a value; see `peftc train --help`\n");
 });
 
+test("negative option value is one line", async () => {
+  const stderr = sink();
+  const code = await runTrain(["--model", MODEL, "--lr", "-1"], { stdout: sink(), stderr });
+  assert.is(code, 1);
+  // node's parseArgs reads "-1" as an option and gives three lines of advice.
+  assert.is(stderr.text, "error[usage]: option '--lr' has a value starting with '-'; write it as --lr=VALUE; see `peftc train --help`\n");
+});
+
 test("counts of one are singular", async () => {
   const { dir, planPath, dataPath } = setup();
   const evalPath = join(dir, "eval.txt");
