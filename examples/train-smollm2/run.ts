@@ -4,7 +4,7 @@
  * them identical. The model is built from config.json with random weights (no download) and
  * only its first layers.
  *
- *   node --import tsx examples/train-smollm2/run.ts [--steps 40] [--layers 2] [--lr 0.002] [--output DIR]
+ *   node --import tsx examples/train-smollm2/run.ts [--steps 40] [--layers 2] [--lr 0.002] [--output DIR] [--help]
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { readFileSync } from "node:fs";
@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import { compileSpecFile } from "../../compiler/compile.js";
 import { formatDiagnostic, PeftcError } from "../../compiler/errors.js";
 import { parseTrainArgs, trainFromArgs, type TrainIo } from "../../runtime/cli/train.js";
+import { RuntimeInputError } from "../../runtime/errors.js";
 import type { Module } from "../../runtime/nn/module.js";
 import { readSafetensors } from "../../runtime/safetensors.js";
 import { batchTensor } from "../../runtime/train/trainer.js";
@@ -125,23 +126,88 @@ export async function runExample(options: ExampleOptions, io: TrainIo): Promise<
   return { checks, evalLoss: run.evalLoss };
 }
 
-async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      steps: { type: "string", default: "40" },
-      layers: { type: "string", default: "2" },
-      lr: { type: "string", default: "0.002" },
-      output: { type: "string", default: join(tmpdir(), "peftc-smollm2-adapter") },
-    },
-  });
-  const options = { steps: Number(values.steps), layers: Number(values.layers), seqLen: 16, batchSize: 2, learningRate: Number(values.lr), output: values.output! };
+const USAGE = `Usage: node --import tsx examples/train-smollm2/run.ts [options]
+
+Options:
+  --steps N     optimizer steps (default 40)
+  --layers N    decoder layers to build, of SmolLM2's 30 (default 2)
+  --lr N        Adam learning rate (default 0.002)
+  --output DIR  where to save the adapter (default: peftc-smollm2-adapter in the system temp folder)
+  --help        print this help
+`;
+
+/** The default --output: a fixed folder in the system temp directory, reused by every run. */
+export const DEFAULT_OUTPUT = join(tmpdir(), "peftc-smollm2-adapter");
+
+/** An error in the script's own options, printed as one usage line. */
+class UsageError extends Error {}
+
+function integerOption(name: string, text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`--${name} must be a positive integer, got "${text}"`);
+  return Number(text);
+}
+
+function positiveOption(name: string, text: string): number {
+  const value = Number(text);
+  if (text.trim() === "" || !(value > 0) || !Number.isFinite(value)) throw new UsageError(`--${name} must be a positive number, got "${text}"`);
+  return value;
+}
+
+/** Parses the script's options; returns "help" for --help. */
+export function parseExampleArgs(args: string[]): ExampleOptions | "help" {
+  let values;
   try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        steps: { type: "string", default: "40" },
+        layers: { type: "string", default: "2" },
+        lr: { type: "string", default: "0.002" },
+        output: { type: "string", default: DEFAULT_OUTPUT },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (err) {
+    // node's parseArgs messages start with a capital and may add more sentences or lines of advice.
+    const message = (err as Error).message;
+    const option = /'(-[^' ]+)/.exec(message)?.[1];
+    if (option !== undefined && /argument is ambiguous/.test(message)) throw new UsageError(`option '${option}' has a value starting with '-'; write it as ${option}=VALUE`);
+    const first = message.split(/\. |\n/)[0]!.replace(/\.$/, "");
+    throw new UsageError(first.charAt(0).toLowerCase() + first.slice(1));
+  }
+  if (values.help === true) return "help";
+  return {
+    steps: integerOption("steps", values.steps),
+    layers: integerOption("layers", values.layers),
+    seqLen: 16,
+    batchSize: 2,
+    learningRate: positiveOption("lr", values.lr),
+    output: values.output,
+  };
+}
+
+async function main(): Promise<number> {
+  try {
+    const options = parseExampleArgs(process.argv.slice(2));
+    if (options === "help") {
+      process.stdout.write(USAGE);
+      return 0;
+    }
     const { checks } = await runExample(options, { stdout: process.stdout, stderr: process.stderr });
     for (const c of checks) process.stdout.write(`${c.ok ? "ok  " : "FAIL"} ${c.name} (${c.detail})\n`);
     return checks.every((c) => c.ok) ? 0 : 1;
   } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`error[usage]: ${err.message}; see --help\n`);
+      return 1;
+    }
     if (err instanceof PeftcError) {
       process.stderr.write(formatDiagnostic(err.diagnostic) + "\n");
+      return 1;
+    }
+    if (err instanceof RuntimeInputError) {
+      const { file, code, message } = err.diagnostic;
+      process.stderr.write(`${file === undefined ? "" : `${file}: `}error[${code}]: ${message}\n`);
       return 1;
     }
     throw err;
