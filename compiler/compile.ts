@@ -27,14 +27,9 @@ export function compileSpec(spec: Spec, graph: Graph): CompileResult {
   const resolved = spec.adapters.map((adapter) =>
     resolveAdapter(graph, adapter, { specFile: spec.file, defaultTargetModules, suggestNames }),
   );
-  const built = buildPlan(graph, resolved, spec.file);
-  const diagnostics = [...spec.diagnostics, ...built.diagnostics];
-  built.plan.diagnostics = [
-    ...spec.diagnostics.map((d) => ({ severity: d.severity, code: d.code, message: d.message, ...(d.adapter ? { adapter: d.adapter } : {}) })),
-    ...built.plan.diagnostics,
-  ];
+  const built = buildPlan(graph, resolved, spec.file, spec.diagnostics);
   validatePlan(built.plan);
-  return { plan: built.plan, diagnostics, spec, graph, resolved, tieGroups: built.groups };
+  return { plan: built.plan, diagnostics: built.diagnostics, spec, graph, resolved, tieGroups: built.groups };
 }
 
 /**
@@ -56,7 +51,7 @@ export function compileSpecFile(specPath: string, options: { model?: string } = 
   try {
     graph = loadGraph(modelPath);
   } catch (err) {
-    // A model named by the spec's `model:` field: say so, since the user may not see that path.
+    // The path came from the spec's `model:` field, so the message names the spec: the user may not have seen that path.
     if (options.model !== undefined || !(err instanceof PeftcError) || !MODEL_PATH_ERRORS.has(err.diagnostic.code)) throw err;
     throw new PeftcError(err.diagnostic.code, `${err.message} (the model path comes from \`model:\` in ${spec.file}; fix it there or pass --model)`, {
       ...(err.diagnostic.file !== undefined ? { file: err.diagnostic.file } : {}),

@@ -36,19 +36,19 @@ function describeModule(m: GraphModule): string {
 export function peftTieDifference(name: string, group: TieGroup, mode: string, selectedBySpec: boolean): string[] | null {
   if (mode === "untied") return null;
   const short = name.slice(name.lastIndexOf(".") + 1);
-  const what = mode === "shared_copy" ? "copy" : "adapter";
+  const sharedThing = mode === "shared_copy" ? "copy" : "adapter";
   const notes: string[] = [];
   if (name !== group.source && name.includes(".")) {
     notes.push(
       `PEFT compares the short name '${short}' with the fully-qualified tied names, so it does not see '${name}' as tied. ` +
-        (selectedBySpec ? `It gives it its own ${what}` : `It leaves it without the shared ${what}`) +
+        (selectedBySpec ? `It gives it its own ${sharedThing}` : `It leaves it without the shared ${sharedThing}`) +
         ", and merging then splits the shared weight.",
     );
   }
   const sourceShort = group.source.slice(group.source.lastIndexOf(".") + 1);
   if (sourceShort !== "embed_tokens") {
     notes.push(
-      `PEFT looks for the input embedding under the name 'embed_tokens', so it does not find '${group.source}' as the host of the shared ${what}. peftc finds it by identity, as get_input_embeddings() returns it.`,
+      `PEFT looks for the input embedding under the name 'embed_tokens', so it does not find '${group.source}' as the host of the shared ${sharedThing}. peftc finds it by identity, as get_input_embeddings() returns it.`,
     );
   }
   return notes.length > 0 ? notes : null;
@@ -77,9 +77,9 @@ function explainAdapter(result: CompileResult, adapter: PlanAdapter, resolved: R
     else lines.push(`  r=${target.r} (from ${rFrom}), alpha=${target.alpha} (from ${aFrom}), scaling=${target.scaling}${spec.use_rslora ? " (rslora: alpha/sqrt(r))" : " (alpha/r)"}`);
     lines.push(`  LoRA parameters: ${target.parameters ?? "unknown"}${target.tie?.role === "member" ? " (shares the source's tensors" + (target.tie.orientation === "transposed" ? ", A and B swapped and transposed)" : ")") : ""}`);
   } else if (saved) {
-    const why = resolved.savedReason.get(index);
+    const savedBy = resolved.savedReason.get(index);
     const source = saved.tie ? result.tieGroups.find((g) => g.id === saved.tie!.group)?.source : undefined;
-    if (why) lines.push(`  saved as a trainable copy: the name ends with ${why.field === "task_type" ? `the task_type head '${why.entry}'` : `modules_to_save entry '${why.entry}'`}`);
+    if (savedBy) lines.push(`  saved as a trainable copy: the name ends with ${savedBy.field === "task_type" ? `the task_type head '${savedBy.entry}'` : `modules_to_save entry '${savedBy.entry}'`}`);
     if (saved.tie?.role === "member") lines.push(`  the copy is the one hosted on '${source}' for tie group ${saved.tie.group}, shared by the whole group, so its parameters count there`);
     else if (saved.tie?.role === "source") lines.push(`  this copy is shared by every module of tie group ${saved.tie.group}`);
     lines.push("  no LoRA adapter: a saved module and everything inside it are never targeted");

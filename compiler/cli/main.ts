@@ -21,7 +21,7 @@ function usageProblem(err: Error): string {
   return err.message.replace(/\.$/, "");
 }
 
-/** The long options a command's help text lists, for a did-you-mean on a misspelled one. */
+/** Lists the long options in a command's help text, for a did-you-mean on a misspelled one. */
 async function optionsOf(command: Command, io: CliIo): Promise<string[]> {
   let help = "";
   const sink = { write: (text: string) => (help += text) };

@@ -59,6 +59,6 @@ export interface Graph {
   parameters?: number | null;
   /** Top-level fields that were inferred rather than read (e.g. `output_embeddings`, `tied_weights_keys`). */
   inferred?: string[];
-  /** Where the graph came from, relative and machine-independent (e.g. `hf-directory`, `graph-json`). */
+  /** Origin of the graph, relative and machine-independent (e.g. `hf-directory`, `graph-json`). */
   source?: { kind: string; files?: string[] };
 }

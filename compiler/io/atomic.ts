@@ -29,7 +29,7 @@ const WRITE_FAILURES: Record<string, string> = {
 };
 
 /**
- * Where a write to `path` should go. A symbolic link is followed, so the link stays and its target
+ * Finds where a write to `path` should go. A symbolic link is followed, so the link stays and its target
  * gets the new content. An existing device, pipe or socket (such as /dev/null) is written to
  * directly, because replacing it with a regular file would break it for everything else.
  */

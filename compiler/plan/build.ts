@@ -5,8 +5,7 @@ import { countGraphParameters, ownParameters } from "../graph/params.js";
 import type { Graph } from "../graph/types.js";
 import { applyTies, type TieOutcome } from "../resolve/ties.js";
 import { tieGroupsOf, type TieGroup } from "../resolve/tie-groups.js";
-import type { ResolvedAdapter } from "../resolve/targets.js";
-import { compileNameMatcher } from "../resolve/regex.js";
+import { patternValue, type ResolvedAdapter } from "../resolve/targets.js";
 import type { AdapterSpec } from "../spec/types.js";
 import { featureSizes, loraParameters, targetKind } from "./lora-params.js";
 import { PLAN_FORMAT, type Plan, type PlanAdapter, type PlanDiagnostic, type PlanSavedModule, type PlanTarget, type TieRef } from "./types.js";
@@ -42,12 +41,6 @@ function sum(values: Array<number | null>): number | null {
   return total;
 }
 
-function patternValue(adapter: AdapterSpec, file: string, field: "rank_pattern" | "alpha_pattern", name: string, fallback: number): number {
-  for (const [key, value] of adapter[field]) {
-    if (compileNameMatcher(key, "match", { file, pos: adapter.positionOf([field, key]), field }, "(.*\\.)?(", ")$").test(name)) return value;
-  }
-  return fallback;
-}
 
 function scalingOf(adapter: AdapterSpec, r: number, alpha: number): number {
   return adapter.use_rslora ? alpha / Math.sqrt(r) : alpha / r;
@@ -138,8 +131,10 @@ function buildAdapter(graph: Graph, resolved: ResolvedAdapter, ties: TieOutcome,
   const tokens = ties.tokens.map((t) => {
     const m = modules[t.index]!;
     const dim = m.type === "Embedding" ? (m.embedding_dim ?? null) : (m.in_features ?? null);
-    const shared = t.tie !== null && t.tie.role === "member";
-    return { module: m.name, indices: t.indices, parameters: shared ? 0 : dim === null ? null : dim * t.indices.length, tie: t.tie };
+    let parameters: number | null = dim === null ? null : dim * t.indices.length;
+    // A tied member reads the rows its source trains, so they count once, on the source.
+    if (t.tie !== null && t.tie.role === "member") parameters = 0;
+    return { module: m.name, indices: t.indices, parameters, tie: t.tie };
   });
 
   const trainable = sum([...targets.map((t) => t.parameters), ...modulesToSave.map((s) => s.parameters), ...tokens.map((t) => t.parameters)]);
@@ -157,10 +152,25 @@ function buildAdapter(graph: Graph, resolved: ResolvedAdapter, ties: TieOutcome,
   return { adapter, diagnostics };
 }
 
-/** The spec's settings that shape the adapter, as PEFT would record them. */
-function adapterConfig(spec: AdapterSpec, resolved: ResolvedAdapter): Record<string, unknown> {
+/** Returns target_modules as the spec wrote it, or PEFT's default list when it wrote none. */
+function writtenTargets(spec: AdapterSpec, resolved: ResolvedAdapter): unknown {
   const t = spec.target_modules;
-  const targetModules = t === null ? resolved.defaultTargets : t.kind === "list" ? t.entries : t.kind === "regex" ? t.pattern : t.kind === "glob" ? { glob: t.patterns } : t.written;
+  if (t === null) return resolved.defaultTargets;
+  switch (t.kind) {
+    case "list":
+      return t.entries;
+    case "regex":
+      return t.pattern;
+    case "glob":
+      return { glob: t.patterns };
+    default:
+      return t.written;
+  }
+}
+
+/** Collects the spec's settings that shape the adapter, as PEFT would record them. */
+function adapterConfig(spec: AdapterSpec, resolved: ResolvedAdapter): Record<string, unknown> {
+  const targetModules = writtenTargets(spec, resolved);
   return {
     r: spec.r,
     lora_alpha: spec.lora_alpha,
@@ -182,15 +192,18 @@ export interface BuiltPlan {
   groups: TieGroup[];
 }
 
-/** Builds the plan for resolved adapters of one spec against one graph. */
-export function buildPlan(graph: Graph, resolved: ResolvedAdapter[], file: string): BuiltPlan {
+/**
+ * Builds the plan for resolved adapters of one spec against one graph. `loadDiagnostics` are the
+ * spec's own warnings, listed first in the plan.
+ */
+export function buildPlan(graph: Graph, resolved: ResolvedAdapter[], file: string, loadDiagnostics: Diagnostic[] = []): BuiltPlan {
   const groups = tieGroupsOf(graph);
   // Subtree totals are needed only for saved modules, and cost a full name index to compute.
   let subtreeTotals: Array<number | null> | null = null;
   const subtree = (): Array<number | null> => (subtreeTotals ??= subtreeParameters(graph));
 
   const adapters: PlanAdapter[] = [];
-  const diagnostics: Diagnostic[] = [];
+  const diagnostics: Diagnostic[] = [...loadDiagnostics];
   for (const r of resolved) {
     const ties = applyTies(graph, groups, r, file);
     const built = buildAdapter(graph, r, ties, subtree, file);

@@ -83,7 +83,7 @@ export function escapeRegex(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&");
 }
 
-/** The part of a module name before its first numeric segment (`model.layers` for `model.layers.3.mlp.up_proj`). */
+/** Returns the part of a module name before its first numeric segment (`model.layers` for `model.layers.3.mlp.up_proj`). */
 export function subtreeOf(name: string): string {
   const parts = name.split(".");
   const i = parts.findIndex((p) => /^\d+$/.test(p));

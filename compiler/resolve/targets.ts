@@ -4,14 +4,14 @@
  * over all module names, so the cost grows with modules + entries, not modules x entries.
  */
 import { PeftcError, type Diagnostic } from "../errors.js";
-import type { Graph, GraphModule } from "../graph/types.js";
+import type { Graph } from "../graph/types.js";
 import { ADAPTABLE_TYPES } from "../graph/types.js";
 import type { AdapterSpec, SourcePos } from "../spec/types.js";
 import { compileNameMatcher, type NameMatcher } from "./regex.js";
 import { escapeRegex, looksLikeRegex, SuffixSet } from "./names.js";
 import { selectGlobMatches } from "./glob.js";
 
-/** Which selector of the spec decided a module's fate; `entry` is the list entry or pattern. */
+/** The selector of the spec that decided a module's fate, with `entry` the list entry or pattern. */
 export interface Reason {
   field: "target_modules" | "exclude_modules" | "modules_to_save" | "all-linear" | "default_target_modules" | "task_type";
   entry: string;
@@ -27,7 +27,7 @@ export interface ResolvedAdapter {
   adapter: AdapterSpec;
   /** Indices into graph.modules of the modules that get a LoRA adapter (before tie handling), in module order. */
   targets: number[];
-  /** Why each targeted module was selected. */
+  /** The reason each targeted module was selected. */
   targetReason: Map<number, Reason>;
   /** Modules excluded by rule 1 or 2, with the entry that excluded them. */
   excluded: Map<number, Reason>;
@@ -94,7 +94,7 @@ export function layerIndexOf(name: string, layerPatterns: NameMatcherWithGroup[]
   return null;
 }
 
-/** The layer index PEFT reads from `name` for this adapter's layers_pattern, or null. */
+/** Reads the layer index PEFT reads from `name` with this adapter's layers_pattern, or returns null. */
 export function layerIndexFor(adapter: AdapterSpec, name: string, file: string): number | null {
   const patterns = adapter.layers_pattern !== null ? adapter.layers_pattern.map((p, i) => compileLayerPattern(p, adapter, file, i)) : null;
   return layerIndexOf(name, patterns);
@@ -436,7 +436,7 @@ function selectTargets(graph: Graph, names: string[], adapter: AdapterSpec, opti
   };
 }
 
-/** The modules all-linear leaves out: the output embedding, else a SEQ_CLS head at the top level. */
+/** Lists the modules all-linear leaves out: the output embedding, else a SEQ_CLS head at the top level. */
 function allLinearExclusions(graph: Graph, adapter: AdapterSpec): Set<string> {
   const out = new Set<string>();
   if (graph.output_embeddings) out.add(graph.output_embeddings);
@@ -460,6 +460,17 @@ function saveExclusionHits(entry: string, names: readonly string[], site: { file
     return out;
   }
   return compileNameMatcher(entry, "match", site, "(^|.*\\.)(?:", ")($|\\..*)").matchAll(names);
+}
+
+/**
+ * Returns the value of the first rank_pattern or alpha_pattern key that matches `name`, else
+ * `fallback`. It checks one name, while resolvePatterns does all targets in one batch.
+ */
+export function patternValue(adapter: AdapterSpec, file: string, field: "rank_pattern" | "alpha_pattern", name: string, fallback: number): number {
+  for (const [key, value] of adapter[field]) {
+    if (compileNameMatcher(key, "match", { file, pos: adapter.positionOf([field, key]), field }, "(.*\\.)?(", ")$").test(name)) return value;
+  }
+  return fallback;
 }
 
 function resolvePatterns(adapter: AdapterSpec, file: string, names: string[], targets: number[], diagnostics: Diagnostic[]) {
@@ -504,6 +515,8 @@ function resolveSaved(adapter: AdapterSpec, file: string, names: string[], entri
   const counts = new Array<number>(entries.length).fill(0);
   const partial = new Set<number>();
   let insideSaved: string | null = null;
+
+  // Outermost matches only: a module inside a saved one is part of its copy.
   if (entries.length > 0) {
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
@@ -523,6 +536,7 @@ function resolveSaved(adapter: AdapterSpec, file: string, names: string[], entri
       insideSaved = name + ".";
     }
   }
+
   for (const k of partial) {
     if (k >= userCount) continue;
     const entry = entries[k]!;
@@ -537,15 +551,16 @@ function resolveSaved(adapter: AdapterSpec, file: string, names: string[], entri
       ),
     );
   }
-  const heads = new Set(entries.slice(userCount));
+
   const taskHeadNames = new Set(taskHeads(adapter.task_type));
   for (let k = 0; k < userCount; k++) {
     if (counts[k] !== 0) continue;
     const entry = entries[k]!;
-    // A task head the user also listed is allowed to be absent: the model has the other one.
-    if (taskHeadNames.has(entry) || heads.has(entry)) continue;
+    // A task head the user also listed may be absent, because the model has the other one.
+    if (taskHeadNames.has(entry)) continue;
     diagnostics.push(warning(adapter, file, "save-unused", `modules_to_save entry '${entry}' matches no module, so nothing is saved for it`, ["modules_to_save", k]));
   }
+
   const saveCounts = entries.map((entry, k) => ({ entry, matched: counts[k]! }));
   return { saved, savedReason, saveCounts };
 }
@@ -635,10 +650,24 @@ function describeTargets(adapter: AdapterSpec, selection: Selection): string {
   }
 }
 
+/** Lists the written target entries or patterns, to look for names close to them. */
+function probesOf(t: AdapterSpec["target_modules"], defaults: string[] | null): string[] {
+  if (t === null) return defaults ?? [];
+  switch (t.kind) {
+    case "list":
+      return t.entries;
+    case "regex":
+      return [t.pattern];
+    case "glob":
+      return t.patterns;
+    default:
+      return [];
+  }
+}
+
 function closestNames(adapter: AdapterSpec, selection: Selection, names: string[], options: ResolveOptions): string[] {
   if (!options.suggestNames) return [];
-  const t = adapter.target_modules;
-  const probes = t === null ? (selection.defaultTargets ?? []) : t.kind === "list" ? t.entries : t.kind === "regex" ? [t.pattern] : t.kind === "glob" ? t.patterns : [];
+  const probes = probesOf(adapter.target_modules, selection.defaultTargets);
   const out: string[] = [];
   for (const probe of probes.slice(0, 5)) {
     for (const s of options.suggestNames(probe, names)) if (!out.includes(s)) out.push(s);
@@ -646,4 +675,3 @@ function closestNames(adapter: AdapterSpec, selection: Selection, names: string[
   return out.slice(0, 5);
 }
 
-export type { GraphModule };

@@ -1,19 +1,11 @@
 import * as tf from "@tensorflow/tfjs-core";
+import type { GraphModule } from "../../compiler/graph/types.js";
 
 /**
- * One entry of a `peftc-graph/1` module list. The fields mirror the compiler's GraphModule so a
- * runtime tree fingerprints the same way as the graph it was planned from.
+ * One entry of a `peftc-graph/1` module list: the compiler's GraphModule type itself, so a runtime
+ * tree fingerprints the same way as the graph it was planned from.
  */
-export interface ModuleDescription {
-  name: string;
-  type: string;
-  in_features?: number | null;
-  out_features?: number | null;
-  bias?: boolean | null;
-  num_embeddings?: number | null;
-  embedding_dim?: number | null;
-  parameters?: number | null;
-}
+export type ModuleDescription = GraphModule;
 
 /**
  * Base class of the runtime's module tree, shaped like PyTorch's `nn.Module`: named children in
