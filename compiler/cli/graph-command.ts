@@ -44,7 +44,11 @@ export const MODULE_KEY_ORDER = [
 
 /** Serializes a graph as canonical JSON: fixed key order, two-space indent, final newline. */
 export function graphToJson(graph: Graph): string {
-  return canonicalJson(graph, (field) => (field === "modules" ? MODULE_KEY_ORDER : field === "" ? GRAPH_KEY_ORDER : []));
+  return canonicalJson(graph, (field) => {
+    if (field === "modules") return MODULE_KEY_ORDER;
+    if (field === "") return GRAPH_KEY_ORDER;
+    return [];
+  });
 }
 
 const USAGE = `Usage: peftc graph PATH [-o FILE]

@@ -27,7 +27,7 @@ test("plan writes the committed example plan and PEFT's summary line", async () 
   assert.match(run.stderr, "by subtree: model.embed_tokens 1, model.layers 112, lm_head 1");
 });
 
-test("plan prints JSON to stdout by default, and YAML and a table on request", async () => {
+test("plan output formats", async () => {
   const json = await runCli(["plan", join(llama, "spec.yaml")]);
   assert.is(json.code, 0);
   assert.is(JSON.parse(json.stdout).format, "peftc-plan/1");

@@ -85,7 +85,8 @@ for (const [folder, r, alpha, form, detail, saved] of EXPECTED) {
       assert.is(targets, null);
     } else if (form === "regex") {
       assert.is(targets?.kind, "regex");
-      assert.ok(targets?.kind === "regex" && targets.pattern.startsWith(detail as string));
+      const pattern = targets?.kind === "regex" ? targets.pattern : "";
+      assert.ok(pattern.startsWith(detail as string), pattern);
     } else {
       assert.is(targets?.kind, "list");
       const [length, first] = detail as [number, string];
@@ -124,7 +125,8 @@ test("fields of specific files", () => {
   const gemma4 = loadSpec("gemma4-e4b-exclude-modules/adapter_config.json", { cwd: dir }).adapters[0]!;
   assert.equal(gemma4.exclude_modules, { kind: "regex", pattern: ".*(audio_tower|vision_tower|embed_vision|embed_audio).*" });
   const bdlora = loadSpec("peft-mc-llama32-3b-bdlora/adapter_config.json", { cwd: dir }).adapters[0]!;
-  assert.ok(bdlora.metadata.use_bdlora !== null && typeof bdlora.metadata.use_bdlora === "object");
+  assert.is.not(bdlora.metadata.use_bdlora, null);
+  assert.type(bdlora.metadata.use_bdlora, "object");
   const revision = loadSpec("llama3-8b-unsloth-revision-field/adapter_config.json", { cwd: dir }).adapters[0]!;
   assert.is(revision.metadata.revision, "unsloth");
 });
