@@ -37,5 +37,5 @@ async function train(args) {
     process.stderr.write(formatDiagnostic(err.diagnostic) + "\n");
     return 1;
   }
-  return runTrain(rest, io, { plan });
+  return runTrain(rest, io, { plan, planSource: specPath });
 }

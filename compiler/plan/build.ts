@@ -171,11 +171,20 @@ function writtenTargets(spec: AdapterSpec, resolved: ResolvedAdapter): unknown {
 /** Collects the spec's settings that shape the adapter, as PEFT would record them. */
 function adapterConfig(spec: AdapterSpec, resolved: ResolvedAdapter): Record<string, unknown> {
   const targetModules = writtenTargets(spec, resolved);
+  let excludeModules: string | string[] | null = null;
+  if (spec.exclude_modules !== null) excludeModules = spec.exclude_modules.kind === "list" ? spec.exclude_modules.entries : spec.exclude_modules.pattern;
   return {
     r: spec.r,
     lora_alpha: spec.lora_alpha,
     lora_dropout: spec.lora_dropout,
     target_modules: targetModules,
+    exclude_modules: excludeModules,
+    layers_to_transform: spec.layers_to_transform,
+    layers_pattern: spec.layers_pattern,
+    // [key, value] pairs in the order written, because the first matching key wins.
+    rank_pattern: spec.rank_pattern,
+    alpha_pattern: spec.alpha_pattern,
+    modules_to_save: spec.modules_to_save,
     use_rslora: spec.use_rslora,
     use_dora: spec.use_dora,
     bias: spec.bias,

@@ -24,6 +24,8 @@ export interface TrainIo {
 export interface TrainCommandOptions {
   /** A plan the caller already compiled (`peftc train --spec`); `--plan` is then rejected. */
   plan?: Plan;
+  /** The file `plan` was compiled from (the spec), named in errors about the plan. */
+  planSource?: string;
 }
 
 export const TRAIN_USAGE = `Usage: peftc train --plan PLAN --model DIR --data FILE --output DIR [options]
@@ -244,7 +246,8 @@ export async function trainFromArgs(args: TrainArgs, io: TrainIo, options: Train
   const loadOptions = args.numHiddenLayers === undefined ? { seed: args.seed } : { seed: args.seed, numHiddenLayers: args.numHiddenLayers };
   const { model, weights } = loadModel(args.modelDir, loadOptions);
   const fitted = planForKeptLayers(plan, model, model.config.configuredLayers);
-  const applyOptions = options.plan === undefined && args.planFile !== undefined ? { seed: args.seed, planFile: args.planFile } : { seed: args.seed };
+  const planFile = options.plan === undefined ? args.planFile : options.planSource;
+  const applyOptions = planFile !== undefined ? { seed: args.seed, planFile } : { seed: args.seed };
   const lora = applyPlan(model, fitted, applyOptions);
 
   const data = readData(args, model.vocabSize);

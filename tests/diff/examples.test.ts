@@ -48,6 +48,14 @@ test("rank change on the attention projections of Qwen2-14B", () => {
   assert.match(diff.summary_line, "192 changed");
 });
 
+test("rank_pattern change is listed as a setting", () => {
+  const after = edited("qwen2-14b", (t) => t.replace("gate_proj: 32", "gate_proj: 64"));
+  const a = diffPlans(committed("qwen2-14b"), after).adapters[0]!;
+  assert.ok(a.settings_changes.some((c) => c.field.startsWith("config.rank_pattern")), JSON.stringify(a.settings_changes));
+  const rChange = a.target_changes.find((c) => c.field === "r")!;
+  assert.equal([rChange.from, rChange.to, rChange.modules.length], [32, 64, 48]);
+});
+
 test("added target on Llama-3.2-3B", () => {
   const after = edited("llama-3.2-3b", (t) => t.replace("o_proj, lm_head]", "o_proj, gate_proj, lm_head]"));
   const diff = diffPlans(committed("llama-3.2-3b"), after);
