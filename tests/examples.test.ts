@@ -1,10 +1,14 @@
-/** Every bundled example recompiles to the byte-identical plan committed next to it. */
+/**
+ * Every bundled example recompiles to the byte-identical plan committed next to it, and that plan
+ * passes the plan schema and consistency checks.
+ */
 import { readdirSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { compileSpecFile } from "../compiler/compile.js";
 import { canonicalJson } from "../compiler/plan/canonical.js";
+import { validatePlan } from "../compiler/plan/validate.js";
 
 const root = new URL("../examples/", import.meta.url).pathname;
 
@@ -26,7 +30,9 @@ test("examples: at least seven spec/plan pairs", () => {
 
 for (const c of cases) {
   test(`example ${c.spec.slice(root.length)} recompiles byte for byte`, () => {
-    const fresh = canonicalJson(compileSpecFile(c.spec, { model: c.model }).plan);
+    const { plan } = compileSpecFile(c.spec, { model: c.model });
+    validatePlan(plan);
+    const fresh = canonicalJson(plan);
     assert.fixture(fresh, readFileSync(c.plan, "utf8"));
   });
 }

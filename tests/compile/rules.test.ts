@@ -7,6 +7,7 @@ import * as assert from "uvu/assert";
 import { PeftcError } from "../../compiler/errors.js";
 import type { Graph, GraphModule } from "../../compiler/graph/types.js";
 import { buildPlan } from "../../compiler/plan/build.js";
+import { validatePlan } from "../../compiler/plan/validate.js";
 import { resolveAdapter } from "../../compiler/resolve/targets.js";
 import type { AdapterSpec } from "../../compiler/spec/types.js";
 import { adapter, embedding, graphOf, linear, llamaGraph } from "./helpers.js";
@@ -16,7 +17,9 @@ const options = { specFile: "spec.yaml", defaultTargetModules: (t: string) => DE
 
 function compile(graph: Graph, spec: AdapterSpec) {
   const resolved = resolveAdapter(graph, spec, options);
-  return { resolved, ...buildPlan(graph, [resolved], "spec.yaml") };
+  const built = buildPlan(graph, [resolved], "spec.yaml");
+  validatePlan(built.plan);
+  return { resolved, ...built };
 }
 
 function targetNames(graph: Graph, spec: AdapterSpec): string[] {

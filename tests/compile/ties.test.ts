@@ -9,6 +9,7 @@ import * as assert from "uvu/assert";
 import { PeftcError } from "../../compiler/errors.js";
 import type { Graph } from "../../compiler/graph/types.js";
 import { buildPlan } from "../../compiler/plan/build.js";
+import { validatePlan } from "../../compiler/plan/validate.js";
 import { resolveAdapter } from "../../compiler/resolve/targets.js";
 import { tieGroupsOf } from "../../compiler/resolve/tie-groups.js";
 import type { AdapterSpec, TargetSelector } from "../../compiler/spec/types.js";
@@ -18,7 +19,9 @@ const options = { specFile: "spec.yaml", defaultTargetModules: () => undefined }
 
 function compile(graph: Graph, spec: AdapterSpec) {
   const resolved = resolveAdapter(graph, spec, options);
-  return buildPlan(graph, [resolved], "spec.yaml");
+  const built = buildPlan(graph, [resolved], "spec.yaml");
+  validatePlan(built.plan);
+  return built;
 }
 
 const list = (...entries: string[]): TargetSelector => ({ kind: "list", entries });

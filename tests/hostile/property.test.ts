@@ -1,8 +1,8 @@
 /**
  * Property-based runs of `peftc plan` on generated specs, graphs and safetensors headers. For every
- * input: the exit code is 0 or 1, nothing is thrown past `main`, an error is exactly one line
- * `location: error[code]: message` naming the file at fault, and after an error no plan and no temp
- * file exists. Run counts and seeds are fixed, so CI time and inputs are the same on every run.
+ * input: the exit code is 0 or 1, a written plan passes the plan checks, nothing is thrown past
+ * `main`, an error is exactly one line `location: error[code]: message` naming the file at fault,
+ * and after an error no plan and no temp file exists. Run counts and seeds are fixed, so CI time and inputs are the same on every run.
  */
 import fc from "fast-check";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { stringify } from "yaml";
+import { loadPlan } from "../../compiler/plan/validate.js";
 import { loraFields } from "../../compiler/spec/fields.js";
 import { runCli } from "../cli/run.js";
 import { reportCounts, safetensorsBytes, scratch, smallGraph, tempFiles, writeSmallGraph } from "./helpers.js";
@@ -33,6 +34,8 @@ async function planOnce(dir: string, spec: string, model: string, faultFiles: st
   assert.equal(tempFiles(dir), [], "no temp file is left");
   if (run.code === 0) {
     assert.ok(existsSync(out), "a successful run writes the plan");
+    // The compiler does not check its own output; reading it back does.
+    loadPlan(out);
     rmSync(out);
     return { code: 0 };
   }
