@@ -172,6 +172,12 @@ export class GlobMatcher implements NameMatcher {
   }
 }
 
+/** Throws PeftcError `glob-invalid` when `glob` is not a valid dotted glob; compileGlob runs it first. */
+export function checkGlob(glob: string, location: PatternLocation = {}): void {
+  const problem = findProblem(glob);
+  if (problem !== null) throw globError(glob, problem, location);
+}
+
 /**
  * Compiles a dotted glob. Throws PeftcError `glob-invalid` with the offset of the problem.
  *
@@ -179,8 +185,7 @@ export class GlobMatcher implements NameMatcher {
  * compileGlob("model.layers.*.self_attn.{q,v}_proj").test("model.layers.3.self_attn.v_proj") //=> true
  */
 export function compileGlob(glob: string, location: PatternLocation = {}, budget: TimeBudget = DEFAULT_TIME_BUDGET): GlobMatcher {
-  const problem = findProblem(glob);
-  if (problem !== null) throw globError(glob, problem, location);
+  checkGlob(glob, location);
   let regexp: RegExp;
   try {
     regexp = micromatch.makeRe(toSlashGlob(glob), MICROMATCH_OPTIONS);
