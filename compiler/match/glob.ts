@@ -172,7 +172,7 @@ export class GlobMatcher implements NameMatcher {
   }
 }
 
-/** Throws PeftcError `glob-invalid` when `glob` is not a valid dotted glob; compileGlob runs it first. */
+/** Throws PeftcError `glob-invalid` when `glob` is not a valid dotted glob. compileGlob calls it first. */
 export function checkGlob(glob: string, location: PatternLocation = {}): void {
   const problem = findProblem(glob);
   if (problem !== null) throw globError(glob, problem, location);
