@@ -1,34 +1,15 @@
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import Ajv2020 from "ajv/dist/2020.js";
-import type { ValidateFunction } from "ajv";
+import type { SchemaValidator } from "../spec/schema-files.js";
 import { PeftcError } from "../errors.js";
 import { normalizeModules } from "../graph/normalize.js";
 import { withParameterCounts } from "../graph/params.js";
 import { GRAPH_FORMAT, type Graph } from "../graph/types.js";
 import { lineCol } from "./json-file.js";
 import { isNamedModulesOrder } from "./preorder.js";
+import { graph as graphSchema } from "../validators/graph.js";
 
-let graphValidator: ValidateFunction | null = null;
-
-/** Finds `schemas/graph.schema.json` by walking up from this module (source tree or `dist/`). */
-function readGraphSchema(): Record<string, unknown> {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, "schemas", "graph.schema.json");
-    if (existsSync(candidate)) return JSON.parse(readFileSync(candidate, "utf8")) as Record<string, unknown>;
-    dir = dirname(dir);
-  }
-  throw new Error("peftc is installed without its schemas/ folder (graph.schema.json not found)");
-}
-
-function validator(): ValidateFunction {
-  if (graphValidator === null) {
-    const ajv = new Ajv2020.default({ allErrors: false, strict: true, strictTypes: false });
-    graphValidator = ajv.compile(readGraphSchema());
-  }
-  return graphValidator;
+/** Returns the graph validator, compiled ahead of time from schemas/graph.schema.json. */
+function validator(): SchemaValidator {
+  return graphSchema;
 }
 
 /**

@@ -7,11 +7,19 @@
  * micromatch works on `/`-separated paths, so both the glob and each name are rewritten: `.`
  * becomes `/`, and a literal `/` becomes U+FFFF so that it stays inside its segment.
  */
-import micromatch from "micromatch";
-
+import { createRequire } from "node:module";
 import { PeftcError } from "../errors.js";
 import { DEFAULT_TIME_BUDGET, MatchTimeoutError, selectWithDeadline, type TimeBudget } from "./bounded.js";
 import type { NameMatcher, PatternLocation } from "./pyregex.js";
+
+type Micromatch = typeof import("micromatch");
+let micromatchModule: Micromatch | null = null;
+
+/** Loads micromatch on first use, because a spec without globs never needs it and loading it takes about 13 ms. */
+function micromatch(): Micromatch {
+  micromatchModule ??= createRequire(import.meta.url)("micromatch") as Micromatch;
+  return micromatchModule;
+}
 
 // A noncharacter replaces `/` in names and globs, here and in the "slashed" name form of bounded.ts. NOTE: a
 // name that contains U+FFFF itself matches a glob as if that character were `/`; Unicode
@@ -22,7 +30,7 @@ const SLASH_STAND_IN = "\uffff";
 // read as `[10-12]`. The braces library behind micromatch.braces compiles ranges correctly.
 function expandRange(...args: unknown[]): string {
   const bounds = args.filter((arg): arg is string => typeof arg === "string");
-  return micromatch.braces(`{${bounds.join("..")}}`)[0]!;
+  return micromatch().braces(`{${bounds.join("..")}}`)[0]!;
 }
 
 const MICROMATCH_OPTIONS = Object.freeze({ dot: true, strictBrackets: true, expandRange });
@@ -188,7 +196,7 @@ export function compileGlob(glob: string, location: PatternLocation = {}, budget
   checkGlob(glob, location);
   let regexp: RegExp;
   try {
-    regexp = micromatch.makeRe(toSlashGlob(glob), MICROMATCH_OPTIONS);
+    regexp = micromatch().makeRe(toSlashGlob(glob), MICROMATCH_OPTIONS);
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;
     throw globError(glob, { message: error.message, offset: 0 }, location);

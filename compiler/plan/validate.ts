@@ -1,24 +1,18 @@
 /** Checks plans against `schemas/plan.schema.json` (format `peftc-plan/1`) and reads plan files. */
 import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import Ajv2020 from "ajv/dist/2020.js";
-import type { ErrorObject, ValidateFunction } from "ajv";
+import type { ErrorObject } from "ajv";
+import type { SchemaValidator } from "../spec/schema-files.js";
 import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
 import { PeftcError } from "../errors.js";
-import { readSchema } from "../spec/schema-files.js";
 import { describeSchema, describeValue } from "../spec/schema.js";
 import { lineColAt, nodeOffset } from "../spec/yaml-tree.js";
 import type { Plan } from "./types.js";
+import { plan as planSchema } from "../validators/plan.js";
 
-let planValidator: ValidateFunction | null = null;
-
-/** Returns the compiled plan validator, built on first use. */
-function validator(): ValidateFunction {
-  if (planValidator === null) {
-    const ajv = new Ajv2020.default({ allErrors: false, strict: true, strictTypes: false, strictRequired: false, verbose: true });
-    planValidator = ajv.compile(readSchema("plan.schema.json"));
-  }
-  return planValidator;
+/** Returns the plan validator, compiled ahead of time from schemas/plan.schema.json. */
+function validator(): SchemaValidator {
+  return planSchema;
 }
 
 /**

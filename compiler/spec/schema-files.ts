@@ -2,6 +2,16 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ErrorObject } from "ajv";
+
+/**
+ * A validator compiled ahead of time from one of the schemas (compiler/validators/). After a
+ * failed check, `errors` lists the problems as ajv reports them.
+ */
+export interface SchemaValidator {
+  (data: unknown): boolean;
+  errors?: ErrorObject[] | null;
+}
 
 let schemasDir: string | null = null;
 
