@@ -145,13 +145,13 @@ function renderTable(summaries: CaseSummary[], models: BenchModel[]): string {
       "",
       `${formatCount(first.modules)} modules; graph file ${formatBytes(first.fileBytes)}; medians of ${first.runs} runs per case.`,
       "",
-      "| targets | modules targeted | parse ms | compile ms | compile ÷ parse | warm compile ÷ warm parse | compile before serialize ÷ parse | warm JSON.stringify(plan) ÷ warm parse | load graph ms | resolve + plan ms | serialize ms | plan size | peak RSS | peak RSS ÷ file | parse peak RSS ÷ file |",
+      "| targets | modules targeted | parse ms | compile ms | compile ÷ parse | warm compile ÷ warm parse | compile before serialize ÷ parse | floor: warm (parse + JSON.stringify(plan)) ÷ warm parse | load graph ms | resolve + plan ms | serialize ms | plan size | peak RSS | peak RSS ÷ file | parse peak RSS ÷ file |",
       "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     );
     for (const s of rows) {
       lines.push(
         `| ${s.target} | ${formatCount(s.targets)} | ${formatMs(s.parseMs)} | ${formatMs(s.totalMs)} | ${ratio(s.totalMs, s.parseMs)} | ${ratio(s.warmMs, s.parseWarmMs)} | ` +
-          `${ratio(s.totalMs - s.serializeMs, s.parseMs)} | ${ratio(s.nativeWarmMs, s.parseWarmMs)} | ` +
+          `${ratio(s.totalMs - s.serializeMs, s.parseMs)} | ${ratio(s.parseWarmMs + s.nativeWarmMs, s.parseWarmMs)} | ` +
           `${formatMs(s.loadGraphMs)} | ${formatMs(s.compileMs)} | ${formatMs(s.serializeMs)} | ${formatBytes(s.planBytes)} | ` +
           `${formatBytes(s.maxRssBytes)} | ${ratio(s.maxRssBytes, s.fileBytes)} | ${ratio(s.parseRssBytes, s.fileBytes)} |`,
       );
@@ -173,7 +173,7 @@ function renderGoal(summaries: CaseSummary[]): string {
     check("first run (cold)", (s) => s.totalMs / s.parseMs),
     check("second run (warm)", (s) => s.warmMs / s.parseWarmMs),
     check("first run without serializing the plan", (s) => (s.totalMs - s.serializeMs) / s.parseMs),
-    check("writing the plan alone, as JSON.stringify (warm)", (s) => s.nativeWarmMs / s.parseWarmMs),
+    check("floor for any compile that writes the plan: parse + JSON.stringify(plan) (warm)", (s) => (s.parseWarmMs + s.nativeWarmMs) / s.parseWarmMs),
   ].join("\n");
 }
 
@@ -212,8 +212,9 @@ function main(): void {
       "the modules are loaded, one-time costs such as the JIT warm-up included. *warm* is a second run in the same " +
       "process, the part that grows with the model. Peak RSS is the whole process's maximum resident set during the first run, " +
       "Node.js itself included, and each case runs in its own process. " +
-      "*JSON.stringify(plan)* times the native serializer on the finished plan, without the canonical layout: no program can write " +
-      "the plan in less, so where it alone is above the goal, as on plans larger than their graph file, the goal cannot be met by a compile that writes the plan.",
+      "*floor* adds to the parse the time of JSON.stringify on the finished plan: the native serializer, without the canonical layout. " +
+      "A compile has to read the graph and write the plan, so it cannot take less, and where the floor is above the goal, as on plans " +
+      "about as large as their graph file, no compile that writes the plan meets the goal.",
     "",
     renderGoal(summaries),
     "",
