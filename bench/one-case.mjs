@@ -10,7 +10,8 @@
  * `peftc plan SPEC --model GRAPH` does: load the spec, import the graph, compile, serialize
  * the plan as canonical JSON. Each mode runs its path twice in the process. The first run
  * ("cold") is what a command-line user waits for, one-time costs such as the JIT warm-up
- * included. The second ("warm") is the cost that grows with the model. Prints one JSON object with times in milliseconds and the peak resident set size.
+ * included. The second ("warm") is the cost that grows with the model. Prints one JSON object
+ * with times in milliseconds and the peak resident set size.
  */
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
