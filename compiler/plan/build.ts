@@ -62,12 +62,16 @@ function buildAdapter(graph: Graph, resolved: ResolvedAdapter, ties: TieOutcome,
     ordered = [...targetIndices].sort((a, b) => a - b);
   }
 
+  // The pattern pass covered the resolved targets: one it left out matched no key. Modules that a
+  // tie adds were not in it, so their keys are looked up here.
+  const inPatternPass = new Uint8Array(modules.length);
+  for (const i of resolved.targets) inPatternPass[i] = 1;
   const own = (i: number) => {
     const v = resolved.rank.get(i);
+    if (v !== undefined) return { r: v.r, alpha: v.alpha };
+    if (inPatternPass[i] === 1) return { r: spec.r, alpha: spec.lora_alpha };
     const name = modules[i]!.name;
-    const r = v ? v.r : patternValue(spec, file, "rank_pattern", name, spec.r);
-    const alpha = v ? v.alpha : patternValue(spec, file, "alpha_pattern", name, spec.lora_alpha);
-    return { r, alpha };
+    return { r: patternValue(spec, file, "rank_pattern", name, spec.r), alpha: patternValue(spec, file, "alpha_pattern", name, spec.lora_alpha) };
   };
 
   let fanInFanOutConflict = 0;

@@ -40,6 +40,10 @@ export interface ResolvedAdapter {
   defaultTargets: string[] | null;
   /** Module indices whose name the target selector matched but layers_to_transform filtered out. */
   layerFiltered: number[];
+  /**
+   * r and alpha of the targets that a rank_pattern or alpha_pattern key matched. A target missing
+   * here gets the adapter's r and lora_alpha.
+   */
   rank: Map<number, { r: number; rKey: string | null; alpha: number; alphaKey: string | null }>;
   counts: {
     target_modules: SelectorCount[];
@@ -499,6 +503,8 @@ function resolvePatterns(adapter: AdapterSpec, file: string, names: string[], ta
   targets.forEach((i, j) => {
     const rIdx = rk.chosen[j]!;
     const aIdx = al.chosen[j]!;
+    // Most targets match no key, and a million-entry map would cost more than the rest of this step.
+    if (rIdx < 0 && aIdx < 0) return;
     values.set(i, {
       r: rIdx >= 0 ? adapter.rank_pattern[rIdx]![1] : adapter.r,
       rKey: rIdx >= 0 ? adapter.rank_pattern[rIdx]![0] : null,

@@ -89,7 +89,10 @@ export function applyTies(graph: Graph, groups: TieGroup[], resolved: ResolvedAd
   const adapter = resolved.adapter;
   const tiedNames = groups.flatMap((g) => [g.source, ...g.members]);
   const indexOf = indicesOfNames(graph.modules, graph.input_embeddings ? [...tiedNames, graph.input_embeddings] : tiedNames);
-  const targeted = new Set(resolved.targets);
+  // Flags by module index: a Set of a million targets would cost more than the rest of this step.
+  const targetFlags = new Uint8Array(graph.modules.length);
+  for (const i of resolved.targets) targetFlags[i] = 1;
+  const isTargeted = (i: number): boolean => targetFlags[i] === 1;
   const saved = new Set(resolved.saved);
   const tokenByModule = tokenRequests(graph, adapter, file, indexOf);
 
@@ -118,7 +121,7 @@ export function applyTies(graph: Graph, groups: TieGroup[], resolved: ResolvedAd
     all.forEach((i) => tiedModules.add(i));
     const viaSave = all.filter((i) => saved.has(i));
     const viaTokens = all.filter((i) => tokenByModule.has(i));
-    const selected = all.filter((i) => targeted.has(i));
+    const selected = all.filter((i) => isTargeted(i));
     if (viaSave.length === 0 && selected.length === 0 && viaTokens.length === 0) continue;
     involvedCount++;
     const names = all.map((i) => graph.modules[i]!.name);
@@ -143,7 +146,7 @@ export function applyTies(graph: Graph, groups: TieGroup[], resolved: ResolvedAd
       outcome.groups.push({ id: group.id, source: group.source, members: group.members, mode: "shared_copy" });
       for (const i of all) {
         outcome.savedTies.set(i, { group: group.id, role: i === source ? "source" : "member", orientation: "same" });
-        if (targeted.has(i)) outcome.droppedTargets.add(i);
+        if (isTargeted(i)) outcome.droppedTargets.add(i);
       }
       continue;
     }
@@ -152,7 +155,7 @@ export function applyTies(graph: Graph, groups: TieGroup[], resolved: ResolvedAd
       outcome.groups.push({ id: group.id, source: group.source, members: group.members, mode: "shared_adapter" });
       for (const i of all) {
         const exclusion = resolved.excluded.get(i);
-        const overridesExclude = !targeted.has(i) && exclusion !== undefined && exclusion.field === "exclude_modules" ? exclusion.entry : null;
+        const overridesExclude = !isTargeted(i) && exclusion !== undefined && exclusion.field === "exclude_modules" ? exclusion.entry : null;
         if (overridesExclude !== null) {
           warn(
             "tie-overrides-exclude",
@@ -160,7 +163,7 @@ export function applyTies(graph: Graph, groups: TieGroup[], resolved: ResolvedAd
             ["exclude_modules"],
           );
         }
-        outcome.tiedTargets.set(i, { index: i, tie: ref(i), sourceIndex: source, addedByTie: !targeted.has(i), overridesExclude });
+        outcome.tiedTargets.set(i, { index: i, tie: ref(i), sourceIndex: source, addedByTie: !isTargeted(i), overridesExclude });
       }
       continue;
     }
