@@ -62,8 +62,8 @@ function buildAdapter(graph: Graph, resolved: ResolvedAdapter, ties: TieOutcome,
     ordered = [...targetIndices].sort((a, b) => a - b);
   }
 
-  // The pattern pass covered the resolved targets: one it left out matched no key. Modules that a
-  // tie adds were not in it, so their keys are looked up here.
+  // The pattern pass covered the resolved targets, so one without a rank entry matched no key. Modules that a
+  // tie adds were not in that pass, so their keys are looked up here.
   const inPatternPass = new Uint8Array(modules.length);
   for (const i of resolved.targets) inPatternPass[i] = 1;
   const own = (i: number) => {

@@ -360,9 +360,13 @@ function selectTargets(graph: Graph, names: string[], adapter: AdapterSpec, opti
 
   if (t !== null && t.kind === "glob") {
     const counts: SelectorCount[] = [];
+    // Positions point at the glob's text: the list entry, or the string when `glob:` has one.
     const siteOf = (k: number) => ({
       file,
-      pos: adapter.positionOf(t.patterns.length === 1 ? ["target_modules", "glob"] : ["target_modules", "glob", k]),
+      pos:
+        adapter.patternPositionOf?.(["target_modules", "glob", k], "value") ??
+        adapter.patternPositionOf?.(["target_modules", "glob"], "value") ??
+        adapter.positionOf(["target_modules", "glob"]),
       field: "target_modules.glob",
     });
     selectGlobMatches(t.patterns, names, siteOf).forEach((hits, k) => {

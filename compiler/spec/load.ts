@@ -178,11 +178,11 @@ function buildAdapter(ctx: LoadContext, name: string, blocks: Block[]): AdapterS
     const offset = block === undefined ? undefined : offsetOf(block.node, path, doc, "key");
     return offset === undefined ? undefined : positionAt(lines, offset);
   };
-  const patternPositionOf = (path: Path): SourcePos | undefined => {
+  const patternPositionOf = (path: Path, written?: "key" | "value"): SourcePos | undefined => {
     const first = path[0];
     const block = typeof first === "string" ? owner(first) : undefined;
-    // A path that ends at a mapping key names a pattern written as the key (rank_pattern).
-    const at = path.length > 1 && typeof path[path.length - 1] === "string" ? "key" : "value";
+    // By default a path that ends at a mapping key names a pattern written as the key (rank_pattern).
+    const at = written ?? (path.length > 1 && typeof path[path.length - 1] === "string" ? "key" : "value");
     let offset = block === undefined ? undefined : offsetOf(block.node, path, doc, at);
     if (offset === undefined) return undefined;
     // NOTE: escapes in a double-quoted pattern make later columns drift by the escape's extra characters.

@@ -10,7 +10,7 @@ export interface AdapterSource {
   /** Keys of a mapping field (rank_pattern, alpha_pattern) in the order written. */
   keyOrder(field: string): string[];
   positionOf(path: Array<string | number>): SourcePos | undefined;
-  patternPositionOf?(path: Array<string | number>): SourcePos | undefined;
+  patternPositionOf?(path: Array<string | number>, at?: "key" | "value"): SourcePos | undefined;
 }
 
 function has(fields: Record<string, unknown>, key: string): boolean {

@@ -58,7 +58,7 @@ export interface AdapterSpec {
    * `["exclude_modules"]`, the element of `["target_modules", 2]`, or the key of
    * `["rank_pattern", "q_proj"]`. Errors inside a regex add their offset to it.
    */
-  patternPositionOf?(path: Array<string | number>): SourcePos | undefined;
+  patternPositionOf?(path: Array<string | number>, at?: "key" | "value"): SourcePos | undefined;
 }
 
 export interface Spec {
