@@ -31,7 +31,7 @@ export const VALIDATOR_MODULES: readonly ValidatorModule[] = [
   // Every problem of a spec is reported, with the schema of the failing value for the message.
   { file: "spec.ts", schema: "spec.schema.json", exports: { loraFields: "urn:peftc:schema:spec#/$defs/loraFields" }, options: { allErrors: true, verbose: true } },
   // Graphs and plans stop at the first problem: they can have a million entries.
-  { file: "graph.ts", schema: "graph.schema.json", exports: { graph: "#" }, options: { allErrors: false, verbose: false } },
+  { file: "graph.ts", schema: "graph.schema.json", exports: { graph: "#" }, options: { allErrors: false, verbose: true } },
   { file: "plan.ts", schema: "plan.schema.json", exports: { plan: "#" }, options: { allErrors: false, verbose: true } },
 ];
 

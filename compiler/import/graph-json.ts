@@ -3,6 +3,7 @@ import { PeftcError } from "../errors.js";
 import { normalizeModules } from "../graph/normalize.js";
 import { withParameterCounts } from "../graph/params.js";
 import { GRAPH_FORMAT, type Graph } from "../graph/types.js";
+import { describeSchema, describeValue } from "../spec/schema.js";
 import { lineCol } from "./json-file.js";
 import { isNamedModulesOrder } from "./preorder.js";
 import { graph as graphSchema } from "../validators/graph.js";
@@ -87,18 +88,53 @@ function pointerOffset(text: string, pointer: string): number | undefined {
   return i;
 }
 
+/** For a pointer into `/modules/N`, names that module (` (module 'model.layers.0.mlp')`), or returns "". */
+function moduleNameAt(value: unknown, pointer: string): string {
+  const match = /^\/modules\/(\d+)(\/|$)/.exec(pointer);
+  if (match === null) return "";
+  const module = (value as { modules: unknown[] }).modules[Number(match[1])];
+  const name = (module as { name?: unknown } | null)?.name;
+  return typeof name === "string" ? ` (module '${name}')` : "";
+}
+
+/** Returns where the key of the member whose value starts at `valueOffset` starts, or undefined. */
+function keyOffsetBefore(text: string, valueOffset: number): number | undefined {
+  let i = valueOffset - 1;
+  while (i >= 0 && /\s/.test(text[i]!)) i--;
+  if (text[i] !== ":") return undefined;
+  i--;
+  while (i >= 0 && /\s/.test(text[i]!)) i--;
+  if (text[i] !== '"') return undefined;
+  // Step back to the opening quote: a quote preceded by an odd number of backslashes is escaped.
+  for (i--; i >= 0; i--) {
+    if (text[i] !== '"') continue;
+    let slashes = 0;
+    while (text[i - 1 - slashes] === "\\") slashes++;
+    if (slashes % 2 === 0) return i;
+  }
+  return undefined;
+}
+
 /** Validates a parsed graph document against schemas/graph.schema.json and normalizes it. */
 export function graphFromJson(value: unknown, text: string, path: string): Graph {
   const validate = validator();
   if (!validate(value)) {
     const error = validate.errors![0]!;
-    const offset = pointerOffset(text, error.instancePath);
-    const where = offset === undefined ? {} : lineCol(text, offset);
     const at = error.instancePath === "" ? "the document" : error.instancePath;
-    let detail = error.message ?? "is invalid";
-    if (error.keyword === "additionalProperties") detail += ` ('${(error.params as { additionalProperty: string }).additionalProperty}')`;
-    if (error.keyword === "const") detail += ` ("${GRAPH_FORMAT}")`;
-    throw new PeftcError("invalid-graph", `${at} ${detail}; see schemas/graph.schema.json for the ${GRAPH_FORMAT} format`, {
+    let offset = pointerOffset(text, error.instancePath);
+    let detail: string;
+    if (error.keyword === "additionalProperties") {
+      const key = (error.params as { additionalProperty: string }).additionalProperty;
+      detail = `has an unknown field '${key}'`;
+      const valueOffset = pointerOffset(text, `${error.instancePath}/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`);
+      if (valueOffset !== undefined) offset = keyOffsetBefore(text, valueOffset) ?? valueOffset;
+    } else if (error.keyword === "required") {
+      detail = `is missing the required field '${(error.params as { missingProperty: string }).missingProperty}'`;
+    } else {
+      detail = `must be ${describeSchema(error.parentSchema as Parameters<typeof describeSchema>[0])}, found ${describeValue(error.data)}`;
+    }
+    const where = offset === undefined ? {} : lineCol(text, offset);
+    throw new PeftcError("invalid-graph", `${at}${moduleNameAt(value, error.instancePath)} ${detail}; see schemas/graph.schema.json for the ${GRAPH_FORMAT} format`, {
       file: path,
       ...where,
     });

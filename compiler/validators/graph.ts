@@ -27,14 +27,14 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.name === undefined) && (missing0 = "name")) || ((data.type === undefined) && (missing0 = "type"))){
-validate21.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate21.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'",schema:schema32.required,parentSchema:schema32,data}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(func1.call(schema32.properties, key0))){
-validate21.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate21.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema32,data}];
 return false;
 break;
 }
@@ -46,12 +46,12 @@ const _errs2 = errors;
 if(errors === _errs2){
 if(typeof data0 === "string"){
 if(!pattern4.test(data0)){
-validate21.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/pattern",keyword:"pattern",params:{pattern: "^[^.]+(\\.[^.]+)*$"},message:"must match pattern \""+"^[^.]+(\\.[^.]+)*$"+"\""}];
+validate21.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/pattern",keyword:"pattern",params:{pattern: "^[^.]+(\\.[^.]+)*$"},message:"must match pattern \""+"^[^.]+(\\.[^.]+)*$"+"\"",schema:"^[^.]+(\\.[^.]+)*$",parentSchema:schema32.properties.name,data:data0}];
 return false;
 }
 }
 else {
-validate21.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate21.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.name.type,parentSchema:schema32.properties.name,data:data0}];
 return false;
 }
 }
@@ -67,12 +67,12 @@ const _errs4 = errors;
 if(errors === _errs4){
 if(typeof data1 === "string"){
 if(func3(data1) < 1){
-validate21.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
+validate21.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema32.properties.type,data:data1}];
 return false;
 }
 }
 else {
-validate21.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate21.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.type.type,parentSchema:schema32.properties.type,data:data1}];
 return false;
 }
 }
@@ -87,13 +87,13 @@ let data2 = data.in_features;
 const _errs6 = errors;
 const _errs7 = errors;
 if((!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))) && (data2 !== null)){
-validate21.errors = [{instancePath:instancePath+"/in_features",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null"}];
+validate21.errors = [{instancePath:instancePath+"/in_features",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null",schema:schema33.type,parentSchema:schema33,data:data2}];
 return false;
 }
 if(errors === _errs7){
 if((typeof data2 == "number") && (isFinite(data2))){
 if(data2 < 0 || isNaN(data2)){
-validate21.errors = [{instancePath:instancePath+"/in_features",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate21.errors = [{instancePath:instancePath+"/in_features",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema33,data:data2}];
 return false;
 }
 }
@@ -109,13 +109,13 @@ let data3 = data.out_features;
 const _errs9 = errors;
 const _errs10 = errors;
 if((!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))) && (data3 !== null)){
-validate21.errors = [{instancePath:instancePath+"/out_features",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null"}];
+validate21.errors = [{instancePath:instancePath+"/out_features",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null",schema:schema33.type,parentSchema:schema33,data:data3}];
 return false;
 }
 if(errors === _errs10){
 if((typeof data3 == "number") && (isFinite(data3))){
 if(data3 < 0 || isNaN(data3)){
-validate21.errors = [{instancePath:instancePath+"/out_features",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate21.errors = [{instancePath:instancePath+"/out_features",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema33,data:data3}];
 return false;
 }
 }
@@ -130,7 +130,7 @@ if(data.bias !== undefined){
 let data4 = data.bias;
 const _errs12 = errors;
 if((typeof data4 !== "boolean") && (data4 !== null)){
-validate21.errors = [{instancePath:instancePath+"/bias",schemaPath:"#/$defs/boolOrNull/type",keyword:"type",params:{type: schema35.type},message:"must be boolean,null"}];
+validate21.errors = [{instancePath:instancePath+"/bias",schemaPath:"#/$defs/boolOrNull/type",keyword:"type",params:{type: schema35.type},message:"must be boolean,null",schema:schema35.type,parentSchema:schema35,data:data4}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -144,13 +144,13 @@ let data5 = data.num_embeddings;
 const _errs15 = errors;
 const _errs16 = errors;
 if((!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))) && (data5 !== null)){
-validate21.errors = [{instancePath:instancePath+"/num_embeddings",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null"}];
+validate21.errors = [{instancePath:instancePath+"/num_embeddings",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null",schema:schema33.type,parentSchema:schema33,data:data5}];
 return false;
 }
 if(errors === _errs16){
 if((typeof data5 == "number") && (isFinite(data5))){
 if(data5 < 0 || isNaN(data5)){
-validate21.errors = [{instancePath:instancePath+"/num_embeddings",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate21.errors = [{instancePath:instancePath+"/num_embeddings",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema33,data:data5}];
 return false;
 }
 }
@@ -166,13 +166,13 @@ let data6 = data.embedding_dim;
 const _errs18 = errors;
 const _errs19 = errors;
 if((!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))) && (data6 !== null)){
-validate21.errors = [{instancePath:instancePath+"/embedding_dim",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null"}];
+validate21.errors = [{instancePath:instancePath+"/embedding_dim",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null",schema:schema33.type,parentSchema:schema33,data:data6}];
 return false;
 }
 if(errors === _errs19){
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 < 0 || isNaN(data6)){
-validate21.errors = [{instancePath:instancePath+"/embedding_dim",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate21.errors = [{instancePath:instancePath+"/embedding_dim",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema33,data:data6}];
 return false;
 }
 }
@@ -188,13 +188,13 @@ let data7 = data.in_channels;
 const _errs21 = errors;
 const _errs22 = errors;
 if((!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))) && (data7 !== null)){
-validate21.errors = [{instancePath:instancePath+"/in_channels",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null"}];
+validate21.errors = [{instancePath:instancePath+"/in_channels",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null",schema:schema33.type,parentSchema:schema33,data:data7}];
 return false;
 }
 if(errors === _errs22){
 if((typeof data7 == "number") && (isFinite(data7))){
 if(data7 < 0 || isNaN(data7)){
-validate21.errors = [{instancePath:instancePath+"/in_channels",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate21.errors = [{instancePath:instancePath+"/in_channels",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema33,data:data7}];
 return false;
 }
 }
@@ -210,13 +210,13 @@ let data8 = data.out_channels;
 const _errs24 = errors;
 const _errs25 = errors;
 if((!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))) && (data8 !== null)){
-validate21.errors = [{instancePath:instancePath+"/out_channels",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null"}];
+validate21.errors = [{instancePath:instancePath+"/out_channels",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null",schema:schema33.type,parentSchema:schema33,data:data8}];
 return false;
 }
 if(errors === _errs25){
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 < 0 || isNaN(data8)){
-validate21.errors = [{instancePath:instancePath+"/out_channels",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate21.errors = [{instancePath:instancePath+"/out_channels",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema33,data:data8}];
 return false;
 }
 }
@@ -242,7 +242,7 @@ for(let i0=0; i0<len0; i0++){
 let data10 = data9[i0];
 const _errs31 = errors;
 if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err0 = {instancePath:instancePath+"/kernel_size/" + i0,schemaPath:"#/properties/kernel_size/oneOf/0/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err0 = {instancePath:instancePath+"/kernel_size/" + i0,schemaPath:"#/properties/kernel_size/oneOf/0/items/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema32.properties.kernel_size.oneOf[0].items.type,parentSchema:schema32.properties.kernel_size.oneOf[0].items,data:data10};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -254,7 +254,7 @@ errors++;
 if(errors === _errs31){
 if((typeof data10 == "number") && (isFinite(data10))){
 if(data10 < 0 || isNaN(data10)){
-const err1 = {instancePath:instancePath+"/kernel_size/" + i0,schemaPath:"#/properties/kernel_size/oneOf/0/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+const err1 = {instancePath:instancePath+"/kernel_size/" + i0,schemaPath:"#/properties/kernel_size/oneOf/0/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema32.properties.kernel_size.oneOf[0].items,data:data10};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -272,7 +272,7 @@ break;
 }
 }
 else {
-const err2 = {instancePath:instancePath+"/kernel_size",schemaPath:"#/properties/kernel_size/oneOf/0/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err2 = {instancePath:instancePath+"/kernel_size",schemaPath:"#/properties/kernel_size/oneOf/0/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema32.properties.kernel_size.oneOf[0].type,parentSchema:schema32.properties.kernel_size.oneOf[0],data:data9};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -289,7 +289,7 @@ passing0 = 0;
 }
 const _errs33 = errors;
 if(data9 !== null){
-const err3 = {instancePath:instancePath+"/kernel_size",schemaPath:"#/properties/kernel_size/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const err3 = {instancePath:instancePath+"/kernel_size",schemaPath:"#/properties/kernel_size/oneOf/1/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema32.properties.kernel_size.oneOf[1].type,parentSchema:schema32.properties.kernel_size.oneOf[1],data:data9};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -310,7 +310,7 @@ passing0 = 1;
 }
 }
 if(!valid8){
-const err4 = {instancePath:instancePath+"/kernel_size",schemaPath:"#/properties/kernel_size/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+const err4 = {instancePath:instancePath+"/kernel_size",schemaPath:"#/properties/kernel_size/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema32.properties.kernel_size.oneOf,parentSchema:schema32.properties.kernel_size,data:data9};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -343,13 +343,13 @@ let data11 = data.groups;
 const _errs35 = errors;
 const _errs36 = errors;
 if((!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))) && (data11 !== null)){
-validate21.errors = [{instancePath:instancePath+"/groups",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null"}];
+validate21.errors = [{instancePath:instancePath+"/groups",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null",schema:schema33.type,parentSchema:schema33,data:data11}];
 return false;
 }
 if(errors === _errs36){
 if((typeof data11 == "number") && (isFinite(data11))){
 if(data11 < 0 || isNaN(data11)){
-validate21.errors = [{instancePath:instancePath+"/groups",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate21.errors = [{instancePath:instancePath+"/groups",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema33,data:data11}];
 return false;
 }
 }
@@ -365,13 +365,13 @@ let data12 = data.embed_dim;
 const _errs38 = errors;
 const _errs39 = errors;
 if((!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))) && (data12 !== null)){
-validate21.errors = [{instancePath:instancePath+"/embed_dim",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null"}];
+validate21.errors = [{instancePath:instancePath+"/embed_dim",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null",schema:schema33.type,parentSchema:schema33,data:data12}];
 return false;
 }
 if(errors === _errs39){
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 < 0 || isNaN(data12)){
-validate21.errors = [{instancePath:instancePath+"/embed_dim",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate21.errors = [{instancePath:instancePath+"/embed_dim",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema33,data:data12}];
 return false;
 }
 }
@@ -387,13 +387,13 @@ let data13 = data.num_heads;
 const _errs41 = errors;
 const _errs42 = errors;
 if((!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))) && (data13 !== null)){
-validate21.errors = [{instancePath:instancePath+"/num_heads",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null"}];
+validate21.errors = [{instancePath:instancePath+"/num_heads",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null",schema:schema33.type,parentSchema:schema33,data:data13}];
 return false;
 }
 if(errors === _errs42){
 if((typeof data13 == "number") && (isFinite(data13))){
 if(data13 < 0 || isNaN(data13)){
-validate21.errors = [{instancePath:instancePath+"/num_heads",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate21.errors = [{instancePath:instancePath+"/num_heads",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema33,data:data13}];
 return false;
 }
 }
@@ -409,13 +409,13 @@ let data14 = data.parameters;
 const _errs44 = errors;
 const _errs45 = errors;
 if((!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))) && (data14 !== null)){
-validate21.errors = [{instancePath:instancePath+"/parameters",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null"}];
+validate21.errors = [{instancePath:instancePath+"/parameters",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null",schema:schema33.type,parentSchema:schema33,data:data14}];
 return false;
 }
 if(errors === _errs45){
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 < 0 || isNaN(data14)){
-validate21.errors = [{instancePath:instancePath+"/parameters",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate21.errors = [{instancePath:instancePath+"/parameters",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema33,data:data14}];
 return false;
 }
 }
@@ -434,9 +434,10 @@ if(Array.isArray(data15)){
 var valid14 = true;
 const len1 = data15.length;
 for(let i1=0; i1<len1; i1++){
+let data16 = data15[i1];
 const _errs49 = errors;
-if(typeof data15[i1] !== "string"){
-validate21.errors = [{instancePath:instancePath+"/inferred/" + i1,schemaPath:"#/properties/inferred/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data16 !== "string"){
+validate21.errors = [{instancePath:instancePath+"/inferred/" + i1,schemaPath:"#/properties/inferred/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema32.properties.inferred.items.type,parentSchema:schema32.properties.inferred.items,data:data16}];
 return false;
 }
 var valid14 = _errs49 === errors;
@@ -446,7 +447,7 @@ break;
 }
 }
 else {
-validate21.errors = [{instancePath:instancePath+"/inferred",schemaPath:"#/properties/inferred/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate21.errors = [{instancePath:instancePath+"/inferred",schemaPath:"#/properties/inferred/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema32.properties.inferred.type,parentSchema:schema32.properties.inferred,data:data15}];
 return false;
 }
 }
@@ -473,7 +474,7 @@ var valid0 = true;
 }
 }
 else {
-validate21.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate21.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema32.type,parentSchema:schema32,data}];
 return false;
 }
 }
@@ -498,23 +499,24 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((data.format === undefined) && (missing0 = "format")) || ((data.modules === undefined) && (missing0 = "modules"))){
-validate20.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate20.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'",schema:schema31.required,parentSchema:schema31,data}];
 return false;
 }
 else {
 const _errs1 = errors;
 for(const key0 in data){
 if(!(func1.call(schema31.properties, key0))){
-validate20.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"}];
+validate20.errors = [{instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema31,data}];
 return false;
 break;
 }
 }
 if(_errs1 === errors){
 if(data.format !== undefined){
+let data0 = data.format;
 const _errs2 = errors;
-if("peftc-graph/1" !== data.format){
-validate20.errors = [{instancePath:instancePath+"/format",schemaPath:"#/properties/format/const",keyword:"const",params:{allowedValue: "peftc-graph/1"},message:"must be equal to constant"}];
+if("peftc-graph/1" !== data0){
+validate20.errors = [{instancePath:instancePath+"/format",schemaPath:"#/properties/format/const",keyword:"const",params:{allowedValue: "peftc-graph/1"},message:"must be equal to constant",schema:"peftc-graph/1",parentSchema:schema31.properties.format,data:data0}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -527,7 +529,7 @@ if(data.model_type !== undefined){
 let data1 = data.model_type;
 const _errs3 = errors;
 if((typeof data1 !== "string") && (data1 !== null)){
-validate20.errors = [{instancePath:instancePath+"/model_type",schemaPath:"#/properties/model_type/type",keyword:"type",params:{type: schema31.properties.model_type.type},message:"must be string,null"}];
+validate20.errors = [{instancePath:instancePath+"/model_type",schemaPath:"#/properties/model_type/type",keyword:"type",params:{type: schema31.properties.model_type.type},message:"must be string,null",schema:schema31.properties.model_type.type,parentSchema:schema31.properties.model_type,data:data1}];
 return false;
 }
 var valid0 = _errs3 === errors;
@@ -544,9 +546,10 @@ if(Array.isArray(data2)){
 var valid1 = true;
 const len0 = data2.length;
 for(let i0=0; i0<len0; i0++){
+let data3 = data2[i0];
 const _errs7 = errors;
-if(typeof data2[i0] !== "string"){
-validate20.errors = [{instancePath:instancePath+"/architectures/" + i0,schemaPath:"#/properties/architectures/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data3 !== "string"){
+validate20.errors = [{instancePath:instancePath+"/architectures/" + i0,schemaPath:"#/properties/architectures/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.architectures.items.type,parentSchema:schema31.properties.architectures.items,data:data3}];
 return false;
 }
 var valid1 = _errs7 === errors;
@@ -556,7 +559,7 @@ break;
 }
 }
 else {
-validate20.errors = [{instancePath:instancePath+"/architectures",schemaPath:"#/properties/architectures/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate20.errors = [{instancePath:instancePath+"/architectures",schemaPath:"#/properties/architectures/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.architectures.type,parentSchema:schema31.properties.architectures,data:data2}];
 return false;
 }
 }
@@ -570,7 +573,7 @@ if(data.config !== undefined){
 let data4 = data.config;
 const _errs9 = errors;
 if(!(data4 && typeof data4 == "object" && !Array.isArray(data4))){
-validate20.errors = [{instancePath:instancePath+"/config",schemaPath:"#/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate20.errors = [{instancePath:instancePath+"/config",schemaPath:"#/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.config.type,parentSchema:schema31.properties.config,data:data4}];
 return false;
 }
 var valid0 = _errs9 === errors;
@@ -599,7 +602,7 @@ break;
 }
 }
 else {
-validate20.errors = [{instancePath:instancePath+"/modules",schemaPath:"#/properties/modules/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate20.errors = [{instancePath:instancePath+"/modules",schemaPath:"#/properties/modules/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.modules.type,parentSchema:schema31.properties.modules,data:data5}];
 return false;
 }
 }
@@ -619,9 +622,10 @@ const _errs17 = errors;
 if(errors === _errs17){
 if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
 for(const key1 in data7){
+let data8 = data7[key1];
 const _errs20 = errors;
-if(typeof data7[key1] !== "string"){
-const err0 = {instancePath:instancePath+"/tied_weights_keys/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/tiedWeightsKeys/oneOf/0/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data8 !== "string"){
+const err0 = {instancePath:instancePath+"/tied_weights_keys/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/tiedWeightsKeys/oneOf/0/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema44.oneOf[0].additionalProperties.type,parentSchema:schema44.oneOf[0].additionalProperties,data:data8};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -637,7 +641,7 @@ break;
 }
 }
 else {
-const err1 = {instancePath:instancePath+"/tied_weights_keys",schemaPath:"#/$defs/tiedWeightsKeys/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err1 = {instancePath:instancePath+"/tied_weights_keys",schemaPath:"#/$defs/tiedWeightsKeys/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema44.oneOf[0].type,parentSchema:schema44.oneOf[0],data:data7};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -658,9 +662,10 @@ if(Array.isArray(data7)){
 var valid6 = true;
 const len2 = data7.length;
 for(let i2=0; i2<len2; i2++){
+let data9 = data7[i2];
 const _errs24 = errors;
-if(typeof data7[i2] !== "string"){
-const err2 = {instancePath:instancePath+"/tied_weights_keys/" + i2,schemaPath:"#/$defs/tiedWeightsKeys/oneOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data9 !== "string"){
+const err2 = {instancePath:instancePath+"/tied_weights_keys/" + i2,schemaPath:"#/$defs/tiedWeightsKeys/oneOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema44.oneOf[1].items.type,parentSchema:schema44.oneOf[1].items,data:data9};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -676,7 +681,7 @@ break;
 }
 }
 else {
-const err3 = {instancePath:instancePath+"/tied_weights_keys",schemaPath:"#/$defs/tiedWeightsKeys/oneOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err3 = {instancePath:instancePath+"/tied_weights_keys",schemaPath:"#/$defs/tiedWeightsKeys/oneOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema44.oneOf[1].type,parentSchema:schema44.oneOf[1],data:data7};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -698,7 +703,7 @@ passing0 = 1;
 }
 const _errs26 = errors;
 if(data7 !== null){
-const err4 = {instancePath:instancePath+"/tied_weights_keys",schemaPath:"#/$defs/tiedWeightsKeys/oneOf/2/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const err4 = {instancePath:instancePath+"/tied_weights_keys",schemaPath:"#/$defs/tiedWeightsKeys/oneOf/2/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema44.oneOf[2].type,parentSchema:schema44.oneOf[2],data:data7};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -720,7 +725,7 @@ passing0 = 2;
 }
 }
 if(!valid4){
-const err5 = {instancePath:instancePath+"/tied_weights_keys",schemaPath:"#/$defs/tiedWeightsKeys/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf"};
+const err5 = {instancePath:instancePath+"/tied_weights_keys",schemaPath:"#/$defs/tiedWeightsKeys/oneOf",keyword:"oneOf",params:{passingSchemas: passing0},message:"must match exactly one schema in oneOf",schema:schema44.oneOf,parentSchema:schema44,data:data7};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -763,9 +768,10 @@ const _errs34 = errors;
 if(errors === _errs34){
 if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
 for(const key3 in data11){
+let data12 = data11[key3];
 const _errs37 = errors;
-if(typeof data11[key3] !== "string"){
-const err6 = {instancePath:instancePath+"/module_tied_weights_keys/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/tiedWeightsKeys/oneOf/0/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data12 !== "string"){
+const err6 = {instancePath:instancePath+"/module_tied_weights_keys/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key3.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/tiedWeightsKeys/oneOf/0/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema44.oneOf[0].additionalProperties.type,parentSchema:schema44.oneOf[0].additionalProperties,data:data12};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -781,7 +787,7 @@ break;
 }
 }
 else {
-const err7 = {instancePath:instancePath+"/module_tied_weights_keys/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/tiedWeightsKeys/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err7 = {instancePath:instancePath+"/module_tied_weights_keys/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/tiedWeightsKeys/oneOf/0/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema44.oneOf[0].type,parentSchema:schema44.oneOf[0],data:data11};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -802,9 +808,10 @@ if(Array.isArray(data11)){
 var valid11 = true;
 const len3 = data11.length;
 for(let i3=0; i3<len3; i3++){
+let data13 = data11[i3];
 const _errs41 = errors;
-if(typeof data11[i3] !== "string"){
-const err8 = {instancePath:instancePath+"/module_tied_weights_keys/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i3,schemaPath:"#/$defs/tiedWeightsKeys/oneOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data13 !== "string"){
+const err8 = {instancePath:instancePath+"/module_tied_weights_keys/" + key2.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i3,schemaPath:"#/$defs/tiedWeightsKeys/oneOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema44.oneOf[1].items.type,parentSchema:schema44.oneOf[1].items,data:data13};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -820,7 +827,7 @@ break;
 }
 }
 else {
-const err9 = {instancePath:instancePath+"/module_tied_weights_keys/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/tiedWeightsKeys/oneOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err9 = {instancePath:instancePath+"/module_tied_weights_keys/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/tiedWeightsKeys/oneOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema44.oneOf[1].type,parentSchema:schema44.oneOf[1],data:data11};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -842,7 +849,7 @@ passing1 = 1;
 }
 const _errs43 = errors;
 if(data11 !== null){
-const err10 = {instancePath:instancePath+"/module_tied_weights_keys/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/tiedWeightsKeys/oneOf/2/type",keyword:"type",params:{type: "null"},message:"must be null"};
+const err10 = {instancePath:instancePath+"/module_tied_weights_keys/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/tiedWeightsKeys/oneOf/2/type",keyword:"type",params:{type: "null"},message:"must be null",schema:schema44.oneOf[2].type,parentSchema:schema44.oneOf[2],data:data11};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -864,7 +871,7 @@ passing1 = 2;
 }
 }
 if(!valid9){
-const err11 = {instancePath:instancePath+"/module_tied_weights_keys/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/tiedWeightsKeys/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf"};
+const err11 = {instancePath:instancePath+"/module_tied_weights_keys/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/$defs/tiedWeightsKeys/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf",schema:schema44.oneOf,parentSchema:schema44,data:data11};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -893,7 +900,7 @@ break;
 }
 }
 else {
-validate20.errors = [{instancePath:instancePath+"/module_tied_weights_keys",schemaPath:"#/properties/module_tied_weights_keys/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate20.errors = [{instancePath:instancePath+"/module_tied_weights_keys",schemaPath:"#/properties/module_tied_weights_keys/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.module_tied_weights_keys.type,parentSchema:schema31.properties.module_tied_weights_keys,data:data10}];
 return false;
 }
 }
@@ -907,7 +914,7 @@ if(data.input_embeddings !== undefined){
 let data14 = data.input_embeddings;
 const _errs45 = errors;
 if((typeof data14 !== "string") && (data14 !== null)){
-validate20.errors = [{instancePath:instancePath+"/input_embeddings",schemaPath:"#/properties/input_embeddings/type",keyword:"type",params:{type: schema31.properties.input_embeddings.type},message:"must be string,null"}];
+validate20.errors = [{instancePath:instancePath+"/input_embeddings",schemaPath:"#/properties/input_embeddings/type",keyword:"type",params:{type: schema31.properties.input_embeddings.type},message:"must be string,null",schema:schema31.properties.input_embeddings.type,parentSchema:schema31.properties.input_embeddings,data:data14}];
 return false;
 }
 var valid0 = _errs45 === errors;
@@ -920,7 +927,7 @@ if(data.output_embeddings !== undefined){
 let data15 = data.output_embeddings;
 const _errs47 = errors;
 if((typeof data15 !== "string") && (data15 !== null)){
-validate20.errors = [{instancePath:instancePath+"/output_embeddings",schemaPath:"#/properties/output_embeddings/type",keyword:"type",params:{type: schema31.properties.output_embeddings.type},message:"must be string,null"}];
+validate20.errors = [{instancePath:instancePath+"/output_embeddings",schemaPath:"#/properties/output_embeddings/type",keyword:"type",params:{type: schema31.properties.output_embeddings.type},message:"must be string,null",schema:schema31.properties.output_embeddings.type,parentSchema:schema31.properties.output_embeddings,data:data15}];
 return false;
 }
 var valid0 = _errs47 === errors;
@@ -934,13 +941,13 @@ let data16 = data.parameters;
 const _errs49 = errors;
 const _errs50 = errors;
 if((!(((typeof data16 == "number") && (!(data16 % 1) && !isNaN(data16))) && (isFinite(data16)))) && (data16 !== null)){
-validate20.errors = [{instancePath:instancePath+"/parameters",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null"}];
+validate20.errors = [{instancePath:instancePath+"/parameters",schemaPath:"#/$defs/countOrNull/type",keyword:"type",params:{type: schema33.type},message:"must be integer,null",schema:schema33.type,parentSchema:schema33,data:data16}];
 return false;
 }
 if(errors === _errs50){
 if((typeof data16 == "number") && (isFinite(data16))){
 if(data16 < 0 || isNaN(data16)){
-validate20.errors = [{instancePath:instancePath+"/parameters",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate20.errors = [{instancePath:instancePath+"/parameters",schemaPath:"#/$defs/countOrNull/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema33,data:data16}];
 return false;
 }
 }
@@ -959,9 +966,10 @@ if(Array.isArray(data17)){
 var valid13 = true;
 const len4 = data17.length;
 for(let i4=0; i4<len4; i4++){
+let data18 = data17[i4];
 const _errs54 = errors;
-if(typeof data17[i4] !== "string"){
-validate20.errors = [{instancePath:instancePath+"/inferred/" + i4,schemaPath:"#/properties/inferred/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data18 !== "string"){
+validate20.errors = [{instancePath:instancePath+"/inferred/" + i4,schemaPath:"#/properties/inferred/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.inferred.items.type,parentSchema:schema31.properties.inferred.items,data:data18}];
 return false;
 }
 var valid13 = _errs54 === errors;
@@ -971,7 +979,7 @@ break;
 }
 }
 else {
-validate20.errors = [{instancePath:instancePath+"/inferred",schemaPath:"#/properties/inferred/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate20.errors = [{instancePath:instancePath+"/inferred",schemaPath:"#/properties/inferred/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.inferred.type,parentSchema:schema31.properties.inferred,data:data17}];
 return false;
 }
 }
@@ -988,23 +996,24 @@ if(errors === _errs56){
 if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
 let missing1;
 if((data19.kind === undefined) && (missing1 = "kind")){
-validate20.errors = [{instancePath:instancePath+"/source",schemaPath:"#/properties/source/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'"}];
+validate20.errors = [{instancePath:instancePath+"/source",schemaPath:"#/properties/source/required",keyword:"required",params:{missingProperty: missing1},message:"must have required property '"+missing1+"'",schema:schema31.properties.source.required,parentSchema:schema31.properties.source,data:data19}];
 return false;
 }
 else {
 const _errs58 = errors;
 for(const key4 in data19){
 if(!((key4 === "kind") || (key4 === "files"))){
-validate20.errors = [{instancePath:instancePath+"/source",schemaPath:"#/properties/source/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
+validate20.errors = [{instancePath:instancePath+"/source",schemaPath:"#/properties/source/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema31.properties.source,data:data19}];
 return false;
 break;
 }
 }
 if(_errs58 === errors){
 if(data19.kind !== undefined){
+let data20 = data19.kind;
 const _errs59 = errors;
-if(typeof data19.kind !== "string"){
-validate20.errors = [{instancePath:instancePath+"/source/kind",schemaPath:"#/properties/source/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data20 !== "string"){
+validate20.errors = [{instancePath:instancePath+"/source/kind",schemaPath:"#/properties/source/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.source.properties.kind.type,parentSchema:schema31.properties.source.properties.kind,data:data20}];
 return false;
 }
 var valid14 = _errs59 === errors;
@@ -1021,9 +1030,10 @@ if(Array.isArray(data21)){
 var valid15 = true;
 const len5 = data21.length;
 for(let i5=0; i5<len5; i5++){
+let data22 = data21[i5];
 const _errs63 = errors;
-if(typeof data21[i5] !== "string"){
-validate20.errors = [{instancePath:instancePath+"/source/files/" + i5,schemaPath:"#/properties/source/properties/files/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+if(typeof data22 !== "string"){
+validate20.errors = [{instancePath:instancePath+"/source/files/" + i5,schemaPath:"#/properties/source/properties/files/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema31.properties.source.properties.files.items.type,parentSchema:schema31.properties.source.properties.files.items,data:data22}];
 return false;
 }
 var valid15 = _errs63 === errors;
@@ -1033,7 +1043,7 @@ break;
 }
 }
 else {
-validate20.errors = [{instancePath:instancePath+"/source/files",schemaPath:"#/properties/source/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+validate20.errors = [{instancePath:instancePath+"/source/files",schemaPath:"#/properties/source/properties/files/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema31.properties.source.properties.files.type,parentSchema:schema31.properties.source.properties.files,data:data21}];
 return false;
 }
 }
@@ -1047,7 +1057,7 @@ var valid14 = true;
 }
 }
 else {
-validate20.errors = [{instancePath:instancePath+"/source",schemaPath:"#/properties/source/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate20.errors = [{instancePath:instancePath+"/source",schemaPath:"#/properties/source/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.properties.source.type,parentSchema:schema31.properties.source,data:data19}];
 return false;
 }
 }
@@ -1071,7 +1081,7 @@ var valid0 = true;
 }
 }
 else {
-validate20.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate20.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema31.type,parentSchema:schema31,data}];
 return false;
 }
 }

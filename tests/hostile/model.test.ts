@@ -224,7 +224,7 @@ test("graph with a negative size", async () => {
   writeFileSync(path, JSON.stringify(graph, null, 2));
   // With a two-space indent, module 1's in_features is on line 20 (10 lines before module 0, its 6 lines,
   // then "{", "name", "type"), and its value starts at column 22 (6 spaces and `"in_features": `).
-  await expectModelError(dir, path, { code: "invalid-graph", line: 20, col: 22, message: "/modules/1/in_features must be >= 0" });
+  await expectModelError(dir, path, { code: "invalid-graph", line: 20, col: 22, message: "/modules/1/in_features (module 'model.layers.0.self_attn.q_proj') must be an integer >= 0 or null, found -8" });
 });
 
 test("graph with an empty name segment", async () => {
@@ -233,7 +233,7 @@ test("graph with an empty name segment", async () => {
   (graph["modules"] as Array<Record<string, unknown>>)[1]!["name"] = "model..q_proj";
   const path = join(dir, "graph.json");
   writeFileSync(path, JSON.stringify(graph));
-  await expectModelError(dir, path, { code: "invalid-graph", line: 1, message: "/modules/1/name must match pattern" });
+  await expectModelError(dir, path, { code: "invalid-graph", line: 1, message: "/modules/1/name (module 'model..q_proj') must be a string matching" });
 });
 
 test("graph that is not JSON", async () => {

@@ -126,6 +126,27 @@ test("schema violations name the field and its position", () => {
   assert.match(diagnosticOf(() => loadGraph(unknown)).message, "'extra'");
 });
 
+test("schema violations say what was expected and found", () => {
+  const text = JSON.stringify({ ...specExample, modules: [{ name: "a", type: "Linear", in_features: "big" }] }, null, 2);
+  const d = diagnosticOf(() => loadGraph(write("big.json", text)));
+  assert.match(d.message, `/modules/0/in_features (module 'a') must be an integer >= 0 or null, found "big" (a string)`);
+});
+
+test("an unknown field is reported at its key", () => {
+  const text = '{\n  "format": "peftc-graph/1",\n  "colour": "red",\n  "modules": []\n}\n';
+  const d = diagnosticOf(() => loadGraph(write("colour.json", text)));
+  assert.match(d.message, "the document has an unknown field 'colour'");
+  // Line 3 is `  "colour": "red",`: the key's quote is in column 3.
+  assert.is(d.line, 3);
+  assert.is(d.col, 3);
+});
+
+test("a missing field names the module", () => {
+  const text = JSON.stringify({ ...specExample, modules: [{ name: "encoder" }] });
+  const d = diagnosticOf(() => loadGraph(write("missing.json", text)));
+  assert.match(d.message, "/modules/0 (module 'encoder') is missing the required field 'type'");
+});
+
 test("opaque weight files are not graphs", () => {
   const d = diagnosticOf(() => loadGraph(write("pytorch_model.bin", "\u0080binary")));
   assert.is(d.code, "not-a-model");
