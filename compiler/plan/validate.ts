@@ -10,19 +10,16 @@ import { lineColAt, nodeOffset } from "../spec/yaml-tree.js";
 import type { Plan } from "./types.js";
 import { plan as planSchema } from "../validators/plan.js";
 
-/** Returns the plan validator, compiled ahead of time from schemas/plan.schema.json. */
-function validator(): SchemaValidator {
-  return planSchema;
-}
+/** The plan validator, compiled ahead of time from schemas/plan.schema.json. */
+const validatePlanSchema: SchemaValidator = planSchema;
 
 /**
  * Finds the first schema violation, or else the first inconsistency, and returns its JSON pointer
  * (`/adapters/0/targets/3/r`) and a message.
  */
 function firstProblem(plan: unknown): { pointer: string; message: string } | null {
-  const validate = validator();
-  if (validate(plan)) return consistencyProblem(plan as Plan);
-  const error = validate.errors![0]!;
+  if (validatePlanSchema(plan)) return consistencyProblem(plan as Plan);
+  const error = validatePlanSchema.errors![0]!;
   return { pointer: error.instancePath, message: describeError(error) };
 }
 

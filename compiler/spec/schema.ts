@@ -5,12 +5,10 @@ import { loraFields } from "../validators/spec.js";
 import { suggestField } from "./fields.js";
 
 /**
- * Returns the validator for one adapter's LoRA fields (`$defs/loraFields`), compiled ahead of time
- * from schemas/spec.schema.json. It reports every problem, each with the schema that failed.
+ * The validator for one adapter's LoRA fields (`$defs/loraFields`), compiled ahead of time from
+ * schemas/spec.schema.json. It reports every problem, each with the schema that failed.
  */
-function validator(): SchemaValidator {
-  return loraFields;
-}
+const validateLoraFields: SchemaValidator = loraFields;
 
 /** A schema violation at a path inside the checked block. */
 export interface SchemaProblem {
@@ -27,11 +25,10 @@ export interface SchemaProblem {
 
 /** Validates one block of LoRA fields (as written, before defaults) and returns one problem per path. */
 export function checkLoraFields(block: Record<string, unknown>): SchemaProblem[] {
-  const validate = validator();
-  if (validate(block)) return [];
+  if (validateLoraFields(block)) return [];
   const problems: SchemaProblem[] = [];
   const seen = new Set<string>();
-  for (const error of validate.errors ?? []) {
+  for (const error of validateLoraFields.errors ?? []) {
     const problem = toProblem(error, block);
     const id = `${problem.path.join("\u0000")}|${problem.atKey}`;
     if (seen.has(id)) continue;
