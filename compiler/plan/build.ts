@@ -62,14 +62,12 @@ function buildAdapter(graph: Graph, resolved: ResolvedAdapter, ties: TieOutcome,
     ordered = [...targetIndices].sort((a, b) => a - b);
   }
 
-  // The pattern pass covered the resolved targets, so one without a rank entry matched no key. Modules that a
-  // tie adds were not in that pass, so their keys are looked up here.
-  const inPatternPass = new Uint8Array(modules.length);
-  for (const i of resolved.targets) inPatternPass[i] = 1;
   const own = (i: number) => {
     const v = resolved.rank.get(i);
     if (v !== undefined) return { r: v.r, alpha: v.alpha };
-    if (inPatternPass[i] === 1) return { r: spec.r, alpha: spec.lora_alpha };
+    // The pattern pass covered every resolved target, so one without an entry matched no key. A
+    // module that a tie adds was not in that pass, so its keys are looked up here.
+    if (ties.tiedTargets.get(i)?.addedByTie !== true) return { r: spec.r, alpha: spec.lora_alpha };
     const name = modules[i]!.name;
     return { r: patternValue(spec, file, "rank_pattern", name, spec.r), alpha: patternValue(spec, file, "alpha_pattern", name, spec.lora_alpha) };
   };

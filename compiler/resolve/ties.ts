@@ -85,14 +85,26 @@ function sameIndices(a: number[], b: number[]): boolean {
   return sa.every((v, i) => v === sb[i]);
 }
 
+/** Tells whether `value` is in `sorted`, an ascending array, by binary search. */
+function includesSorted(sorted: readonly number[], value: number): boolean {
+  let low = 0;
+  let high = sorted.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    const found = sorted[middle]!;
+    if (found === value) return true;
+    if (found < value) low = middle + 1;
+    else high = middle - 1;
+  }
+  return false;
+}
+
 export function applyTies(graph: Graph, groups: TieGroup[], resolved: ResolvedAdapter, file: string): TieOutcome {
   const adapter = resolved.adapter;
   const tiedNames = groups.flatMap((g) => [g.source, ...g.members]);
   const indexOf = indicesOfNames(graph.modules, graph.input_embeddings ? [...tiedNames, graph.input_embeddings] : tiedNames);
-  // Flags by module index: a Set of a million targets would cost more than the rest of this step.
-  const targetFlags = new Uint8Array(graph.modules.length);
-  for (const i of resolved.targets) targetFlags[i] = 1;
-  const isTargeted = (i: number): boolean => targetFlags[i] === 1;
+  // Only the few tied modules are looked up, so a binary search over the sorted targets is enough.
+  const isTargeted = (i: number): boolean => includesSorted(resolved.targets, i);
   const saved = new Set(resolved.saved);
   const tokenByModule = tokenRequests(graph, adapter, file, indexOf);
 
