@@ -23,8 +23,8 @@ export interface CompileResult {
 
 /**
  * Compiles a loaded spec against a loaded graph. The plan is not checked against
- * schemas/plan.schema.json here: the builder produces only valid plans (the tests check that on
- * every compiled example and on generated specs), and on a million-module model the check costs
+ * schemas/plan.schema.json here, because the builder produces only valid plans (the tests check
+ * every compiled example and generated specs) and on a million-module model the check costs about
  * a tenth of the compile. Plans read back from files are checked by loadPlan.
  */
 export function compileSpec(spec: Spec, graph: Graph): CompileResult {

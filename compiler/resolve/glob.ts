@@ -107,9 +107,9 @@ function candidatesFor(bounds: LiteralBounds | null, names: readonly string[], i
 /**
  * Matches several globs against all module names and returns, for each glob in order, the
  * indices (ascending) of the names it matches. The result equals running each glob over every
- * name. Each glob's regex runs only on the names its literal text allows, and a glob of literal
- * characters only is looked up without a regex, so a list of hundreds of globs costs about one
- * pass over the names instead of one pass per glob.
+ * name. Each glob's regex runs only on the names its literal text allows. A glob of literal
+ * characters only is looked up by name, without a regex. So a list of hundreds of globs costs
+ * about one pass over the names instead of one pass per glob.
  * Globs are compiled and matched one after the other, so the first invalid or too slow glob
  * raises its error as a glob-by-glob scan would.
  */

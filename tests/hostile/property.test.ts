@@ -1,7 +1,7 @@
 /**
  * Property-based runs of `peftc plan` on generated specs, graphs and safetensors headers. For every
- * input: the exit code is 0 or 1, a written plan passes the plan checks, nothing is thrown past
- * `main`, an error is exactly one line `location: error[code]: message` naming the file at fault,
+ * input the exit code is 0 or 1, and nothing is thrown past `main`. A written plan passes the plan
+ * checks. An error is exactly one line `location: error[code]: message` naming the file at fault,
  * and after an error no plan and no temp file exists. Run counts and seeds are fixed, so CI time and inputs are the same on every run.
  */
 import fc from "fast-check";
