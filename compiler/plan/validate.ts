@@ -36,6 +36,8 @@ const REGENERATE = "so the plan was edited or is damaged. Regenerate it with `pe
  * Finds what the schema cannot express: an adapter name used twice, a module listed twice in one
  * adapter's targets or modules_to_save, or a tie naming a group the adapter does not have. A diff
  * keyed by name would hide such a plan's extra entries.
+ * NOTE: derived numbers are not rechecked, so a hand-edited `r` with a stale `scaling` or
+ * `parameters` passes.
  */
 function consistencyProblem(plan: Plan): { pointer: string; message: string } | null {
   const adapterAt = new Map<string, number>();
