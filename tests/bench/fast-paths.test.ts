@@ -60,6 +60,15 @@ test("glob batch on literal and globstar ends", () => {
   assert.equal(batched(globs, names)[1], [3, 4, 5]);
 });
 
+test("glob batch on a globstar before several literal segments", () => {
+  const names = ["model.mlp.up_proj", "mlp.up_proj", "model.xmlp.up_proj", "model.mlp.up_proj.x", "up_proj", "a.b.mlp.up_proj"];
+  const globs = ["**.mlp.up_proj", "**.up_proj"];
+  assert.equal(batched(globs, names), plainScan(globs, names));
+  // Hand-checked: the segments must match whole, and `**` may stand for no segment at all.
+  assert.equal(batched(globs, names)[0], [0, 1, 5]);
+  assert.equal(batched(globs, names)[1], [0, 1, 2, 4, 5]);
+});
+
 test("glob batch raises the first glob error", () => {
   assert.throws(() => batched(["model.*", "model.{a", "["], ["model.a"]), /model\.\{a/);
 });
