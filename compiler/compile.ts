@@ -46,21 +46,27 @@ export function modelPathFor(spec: Spec, modelOption: string | undefined): strin
   });
 }
 
-/** Loads a spec and its model and compiles them. */
-export function compileSpecFile(specPath: string, options: { model?: string } = {}): CompileResult {
-  const spec = loadSpec(specPath);
-  const modelPath = modelPathFor(spec, options.model);
-  let graph: Graph;
+/**
+ * Loads the model a spec is compiled against (see modelPathFor). When the path came from the
+ * spec's `model:` field, a wrong path is reported with the spec's name.
+ */
+export function loadModelFor(spec: Spec, modelOption: string | undefined): Graph {
+  const modelPath = modelPathFor(spec, modelOption);
   try {
-    graph = loadGraph(modelPath);
+    return loadGraph(modelPath);
   } catch (err) {
-    // The path came from the spec's `model:` field, so the message names the spec: the user may not have seen that path.
-    if (options.model !== undefined || !(err instanceof PeftcError) || !MODEL_PATH_ERRORS.has(err.diagnostic.code)) throw err;
+    // The user may not have seen the path in the spec, so the message says where it comes from.
+    if (modelOption !== undefined || !(err instanceof PeftcError) || !MODEL_PATH_ERRORS.has(err.diagnostic.code)) throw err;
     throw new PeftcError(err.diagnostic.code, `${err.message} (the model path comes from \`model:\` in ${spec.file}; fix it there or pass --model)`, {
       ...(err.diagnostic.file !== undefined ? { file: err.diagnostic.file } : {}),
     });
   }
-  return compileSpec(spec, graph);
+}
+
+/** Loads a spec and its model and compiles them. */
+export function compileSpecFile(specPath: string, options: { model?: string } = {}): CompileResult {
+  const spec = loadSpec(specPath);
+  return compileSpec(spec, loadModelFor(spec, options.model));
 }
 
 /** Errors that mean the model path itself is wrong rather than the files in it. */

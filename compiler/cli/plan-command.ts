@@ -11,16 +11,21 @@ import { planSummary } from "../plan/summary.js";
 import type { Plan } from "../plan/types.js";
 import { loadPlan } from "../plan/validate.js";
 import { EXIT_CHANGES } from "./diff-command.js";
+import { runPlanBatch } from "./plan-batch.js";
 import type { CliIo, Command } from "./io.js";
 
 const FORMATS = ["json", "yaml", "table"] as const;
 type PlanFormat = (typeof FORMATS)[number];
 
 const USAGE = `Usage: peftc plan SPEC [--model PATH] [-o FILE] [--format json|yaml|table] [--check PLAN]
+       peftc plan SPEC... [--model PATH] --write | --verify
 
 Compiles SPEC (a peftc YAML spec or a PEFT adapter_config.json) against the model's
 structure and writes the plan: every module that gets an adapter, every saved module
 and every tie group. A summary goes to stderr.
+
+With --write or --verify it compiles several specs in one run: specs that use the
+same model share one import of it, and a spec that fails does not stop the others.
 
 Options:
   --model PATH     model metadata: a Hugging Face model directory, a .safetensors file
@@ -30,6 +35,12 @@ Options:
   --format FORMAT  json (default, canonical), yaml, or table (for reading)
   --check PLAN     compare with a committed plan instead of writing: exit 0 when it
                    is up to date, 2 (and print the changes) when it is stale
+  --write          compile every SPEC and write each plan beside its spec, as the
+                   spec's name without its extension (and without \`.peftc\`) plus
+                   .plan.json: lora.peftc.yaml -> lora.plan.json
+  --verify         compile every SPEC and compare it with the plan beside it: exit 0
+                   when all are up to date, 2 (and print the changes) when any is
+                   stale or missing, 1 when any spec fails
   -q, --quiet      print no summary, only diagnostics
   -h, --help       show this help
 `;
@@ -80,6 +91,8 @@ async function runPlan(args: string[], io: CliIo): Promise<number> {
       output: { type: "string", short: "o" },
       format: { type: "string", default: "json" },
       check: { type: "string" },
+      write: { type: "boolean", default: false },
+      verify: { type: "boolean", default: false },
       quiet: { type: "boolean", short: "q", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -88,12 +101,23 @@ async function runPlan(args: string[], io: CliIo): Promise<number> {
     io.stdout.write(USAGE);
     return 0;
   }
-  if (positionals.length !== 1) {
-    throw new PeftcError("usage", `expected one SPEC argument, got ${positionals.length}; see \`peftc plan --help\``);
-  }
   const format = values.format as PlanFormat;
   if (!FORMATS.includes(format)) {
     throw new PeftcError("usage", `unknown --format '${values.format}'; use one of ${FORMATS.join(", ")}`);
+  }
+  if (values.write || values.verify) {
+    const mode = values.write ? "--write" : "--verify";
+    if (values.write && values.verify) throw new PeftcError("usage", "--write and --verify cannot be combined; --verify checks the plans --write writes");
+    if (values.output !== undefined || values.check !== undefined) {
+      throw new PeftcError("usage", `${mode} keeps each plan beside its spec, so it cannot be combined with ${values.output !== undefined ? "-o" : "--check"}`);
+    }
+    if (format !== "json") throw new PeftcError("usage", `${mode} keeps plans as canonical JSON, so it cannot be combined with --format ${format}`);
+    if (positionals.length === 0) throw new PeftcError("usage", `${mode} needs at least one SPEC; see \`peftc plan --help\``);
+    return runPlanBatch(positionals, { mode: values.write ? "write" : "verify", model: values.model, quiet: values.quiet }, io);
+  }
+  if (positionals.length !== 1) {
+    const hint = positionals.length > 1 ? "; to compile several specs, add --write or --verify" : "";
+    throw new PeftcError("usage", `expected one SPEC argument, got ${positionals.length}${hint}; see \`peftc plan --help\``);
   }
   if (values.check !== undefined && values.output !== undefined) {
     throw new PeftcError("usage", "--check compares with an existing plan and writes nothing, so it cannot be combined with -o");

@@ -1,0 +1,165 @@
+/**
+ * `peftc plan SPEC... --write | --verify`: many specs in one process, each plan kept beside its
+ * spec. Specs that share a model share one import of it, so checking the committed plans of a
+ * whole repository costs one model load per model instead of one process per spec.
+ */
+import { basename, dirname, join, resolve } from "node:path";
+import { compileSpec, loadModelFor, modelPathFor } from "../compile.js";
+import { diffIsEmpty, diffPlans } from "../diff/diff.js";
+import { renderDiff, shouldColor } from "../diff/render.js";
+import { formatDiagnostic, PeftcError, type Diagnostic } from "../errors.js";
+import type { Graph } from "../graph/types.js";
+import { writeFileAtomicAsync } from "../io/atomic.js";
+import { canonicalJson } from "../plan/canonical.js";
+import type { Plan } from "../plan/types.js";
+import { loadPlan } from "../plan/validate.js";
+import { loadSpec } from "../spec/load.js";
+import type { Spec } from "../spec/types.js";
+import { EXIT_CHANGES } from "./diff-command.js";
+import type { CliIo } from "./io.js";
+
+export type BatchMode = "write" | "verify";
+
+export interface BatchOptions {
+  mode: BatchMode;
+  model: string | undefined;
+  quiet: boolean;
+}
+
+/**
+ * Returns the plan file kept beside a spec: the spec's name without its extension and without a
+ * `.peftc` ending, plus `.plan.json` (`lora.peftc.yaml` and `lora.yaml` give `lora.plan.json`,
+ * `adapter_config.json` gives `adapter_config.plan.json`).
+ */
+export function planPathBeside(specPath: string): string {
+  let stem = basename(specPath).replace(/\.(ya?ml|json)$/i, "");
+  stem = stem.replace(/\.peftc$/i, "");
+  return join(dirname(specPath), `${stem}.plan.json`);
+}
+
+type Outcome = "written" | "up to date" | "stale" | "failed";
+
+interface Job {
+  specPath: string;
+  planPath: string;
+  spec: Spec | null;
+  outcome: Outcome | null;
+}
+
+/** Groups jobs by the model they compile against, in the order each model is first named. */
+function byModel(jobs: Job[], modelOption: string | undefined): Map<string, Job[]> {
+  const groups = new Map<string, Job[]>();
+  for (const job of jobs) {
+    if (job.spec === null) continue;
+    const key = resolve(modelPathFor(job.spec, modelOption));
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [job]);
+    else group.push(job);
+  }
+  return groups;
+}
+
+/** Compares a compiled plan with the committed one and prints the diff when they differ. */
+function verifyPlan(job: Job, plan: Plan, io: CliIo): Outcome {
+  let committed: Plan;
+  try {
+    committed = loadPlan(job.planPath);
+  } catch (err) {
+    if (err instanceof PeftcError && err.diagnostic.code === "plan-not-found") {
+      io.stdout.write(`${job.planPath} is missing\n`);
+      return "stale";
+    }
+    throw err;
+  }
+  const diff = diffPlans(committed, plan);
+  if (diffIsEmpty(diff) && canonicalJson(committed) === canonicalJson(plan)) return "up to date";
+  io.stdout.write(`${job.planPath} is stale:\n${renderDiff(diff, "text", { color: shouldColor(io.stdout, io.env) })}`);
+  return "stale";
+}
+
+function tally(jobs: Job[], mode: BatchMode): string {
+  const count = (outcome: Outcome): number => jobs.filter((j) => j.outcome === outcome).length;
+  const plans = (n: number): string => `${n} ${n === 1 ? "plan" : "plans"}`;
+  const parts = mode === "write" ? [`${plans(count("written"))} written`] : [`${plans(count("up to date"))} up to date`, `${count("stale")} stale`];
+  parts.push(`${count("failed")} failed`);
+  return parts.join(", ");
+}
+
+/**
+ * Compiles every spec and writes (`write`) or checks (`verify`) the plan beside it. A spec that
+ * fails is reported and the others still run. Returns 1 when any spec failed, otherwise 2 when
+ * `verify` found a stale or missing plan, otherwise 0.
+ */
+export async function runPlanBatch(specPaths: readonly string[], options: BatchOptions, io: CliIo): Promise<number> {
+  // A spec named twice (overlapping shell globs) runs once. Two specs that map to one plan
+  // file are rejected before anything is written.
+  const seen = new Map<string, string>();
+  const jobs: Job[] = [];
+  for (const specPath of specPaths) {
+    const planPath = planPathBeside(specPath);
+    const other = seen.get(resolve(planPath));
+    if (other !== undefined) {
+      if (resolve(other) === resolve(specPath)) continue;
+      throw new PeftcError("usage", `${other} and ${specPath} would both use ${planPath}; rename one of them`);
+    }
+    seen.set(resolve(planPath), specPath);
+    jobs.push({ specPath, planPath, spec: null, outcome: null });
+  }
+
+  let done = 0;
+  const report = (job: Job, outcome: Outcome, diagnostics: readonly Diagnostic[] = [], reason = ""): void => {
+    job.outcome = outcome;
+    done++;
+    for (const d of diagnostics) io.stderr.write(formatDiagnostic(d) + "\n");
+    if (outcome !== "failed" && outcome !== "stale" && options.quiet) return;
+    let line = `${job.specPath}: ${job.planPath} is ${outcome}`;
+    if (outcome === "written") line = `wrote ${job.planPath}`;
+    if (outcome === "failed") line = `${job.specPath}: failed`;
+    io.stderr.write(`[${done}/${jobs.length}] ${line}${reason}\n`);
+  };
+  const fail = (job: Job, err: unknown): void => {
+    if (!(err instanceof PeftcError)) throw err;
+    report(job, "failed", [err.diagnostic]);
+  };
+
+  for (const job of jobs) {
+    try {
+      job.spec = loadSpec(job.specPath);
+      modelPathFor(job.spec, options.model);
+    } catch (err) {
+      job.spec = null;
+      fail(job, err);
+    }
+  }
+
+  for (const group of byModel(jobs, options.model).values()) {
+    let graph: Graph;
+    try {
+      graph = loadModelFor(group[0]!.spec!, options.model);
+    } catch (err) {
+      fail(group[0]!, err);
+      const model = modelPathFor(group[0]!.spec!, options.model);
+      for (const job of group.slice(1)) report(job, "failed", [], ` (its model ${model} did not load, see above)`);
+      continue;
+    }
+    for (const job of group) {
+      try {
+        const result = compileSpec(job.spec!, graph);
+        if (options.mode === "write") {
+          await writeFileAtomicAsync(job.planPath, canonicalJson(result.plan));
+          report(job, "written", result.diagnostics);
+        } else {
+          report(job, verifyPlan(job, result.plan, io), result.diagnostics);
+        }
+      } catch (err) {
+        fail(job, err);
+      }
+    }
+  }
+
+  const problems = jobs.some((j) => j.outcome === "failed" || j.outcome === "stale");
+  if (!options.quiet || problems) io.stderr.write(tally(jobs, options.mode) + "\n");
+  if (jobs.some((j) => j.outcome === "failed")) return 1;
+  if (jobs.some((j) => j.outcome === "stale")) return EXIT_CHANGES;
+  return 0;
+}
