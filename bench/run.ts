@@ -27,6 +27,7 @@ function scripts(repeats: string, models: string | undefined): BenchScript[] {
   const minutes = 60 * 1000;
   return [
     { file: "bench/compile.bench.ts", limitMs: 60 * minutes, args: ["--repeats", repeats, ...(models ? ["--models", models] : [])] },
+    { file: "bench/batch.bench.ts", limitMs: 20 * minutes, args: [] },
     { file: "bench/import.bench.ts", limitMs: 10 * minutes, args: [] },
     { file: "bench/runtime-forward.bench.ts", limitMs: 20 * minutes, args: [] },
     { file: "bench/train.bench.ts", limitMs: 20 * minutes, args: [] },

@@ -3,9 +3,11 @@
  * spec. Specs that share a model share one import of it, so checking the committed plans of a
  * whole repository costs one model load per model instead of one process per spec.
  */
+import { readFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { compileSpec, loadModelFor, modelPathFor } from "../compile.js";
 import { diffIsEmpty, diffPlans } from "../diff/diff.js";
+import type { PlanDiff } from "../diff/types.js";
 import { renderDiff, shouldColor } from "../diff/render.js";
 import { formatDiagnostic, PeftcError, type Diagnostic } from "../errors.js";
 import type { Graph } from "../graph/types.js";
@@ -59,21 +61,37 @@ function byModel(jobs: Job[], modelOption: string | undefined): Map<string, Job[
   return groups;
 }
 
-/** Compares a compiled plan with the committed one and prints the diff when they differ. */
-function verifyPlan(job: Job, plan: Plan, io: CliIo): Outcome {
-  let committed: Plan;
+/**
+ * Compares a compiled plan with the committed plan at `planPath`. A committed file whose bytes
+ * equal the canonical JSON of the compiled plan is up to date without being parsed. Otherwise the
+ * file is loaded and checked, and `diff` is the semantic diff (empty when only the layout differs).
+ */
+export function compareWithCommitted(planPath: string, plan: Plan): { status: "missing" | "up to date" | "stale"; diff?: PlanDiff } {
+  let text: string;
   try {
-    committed = loadPlan(job.planPath);
+    text = readFileSync(planPath, "utf8");
   } catch (err) {
-    if (err instanceof PeftcError && err.diagnostic.code === "plan-not-found") {
-      io.stdout.write(`${job.planPath} is missing\n`);
-      return "stale";
-    }
-    throw err;
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { status: "missing" };
+    // Any other read problem gets loadPlan's message below.
+    text = "";
   }
+  const canonical = canonicalJson(plan);
+  if (text === canonical) return { status: "up to date" };
+  const committed = loadPlan(planPath);
   const diff = diffPlans(committed, plan);
-  if (diffIsEmpty(diff) && canonicalJson(committed) === canonicalJson(plan)) return "up to date";
-  io.stdout.write(`${job.planPath} is stale:\n${renderDiff(diff, "text", { color: shouldColor(io.stdout, io.env) })}`);
+  const same = diffIsEmpty(diff) && canonicalJson(committed) === canonical;
+  return same ? { status: "up to date" } : { status: "stale", diff };
+}
+
+/** Checks one job's committed plan and prints what changed when it is stale or missing. */
+function verifyPlan(job: Job, plan: Plan, io: CliIo): Outcome {
+  const { status, diff } = compareWithCommitted(job.planPath, plan);
+  if (status === "missing") {
+    io.stdout.write(`${job.planPath} is missing\n`);
+    return "stale";
+  }
+  if (status === "up to date") return status;
+  io.stdout.write(`${job.planPath} is stale:\n${renderDiff(diff!, "text", { color: shouldColor(io.stdout, io.env) })}`);
   return "stale";
 }
 

@@ -2,7 +2,6 @@
 import { parseArgs } from "node:util";
 import { stringify as toYaml } from "yaml";
 import { compileSpecFile } from "../compile.js";
-import { diffIsEmpty, diffPlans } from "../diff/diff.js";
 import { renderDiff, shouldColor } from "../diff/render.js";
 import { PeftcError } from "../errors.js";
 import { writeFileAtomicAsync } from "../io/atomic.js";
@@ -11,7 +10,7 @@ import { planSummary } from "../plan/summary.js";
 import type { Plan } from "../plan/types.js";
 import { loadPlan } from "../plan/validate.js";
 import { EXIT_CHANGES } from "./diff-command.js";
-import { runPlanBatch } from "./plan-batch.js";
+import { compareWithCommitted, runPlanBatch } from "./plan-batch.js";
 import type { CliIo, Command } from "./io.js";
 
 const FORMATS = ["json", "yaml", "table"] as const;
@@ -133,14 +132,15 @@ async function runPlan(args: string[], io: CliIo): Promise<number> {
   };
 
   if (values.check !== undefined) {
-    const committed = loadPlan(values.check);
+    const { status, diff } = compareWithCommitted(values.check, result.plan);
+    // A missing plan is an error here, as for any input file: loadPlan raises it.
+    if (status === "missing") loadPlan(values.check);
     printSummary();
-    const diff = diffPlans(committed, result.plan);
-    if (diffIsEmpty(diff) && canonicalJson(committed) === canonicalJson(result.plan)) {
+    if (status === "up to date") {
       io.stderr.write(`${values.check} is up to date\n`);
       return 0;
     }
-    io.stdout.write(renderDiff(diff, "text", { color: shouldColor(io.stdout, io.env) }));
+    io.stdout.write(renderDiff(diff!, "text", { color: shouldColor(io.stdout, io.env) }));
     const model = values.model !== undefined ? ` --model ${values.model}` : "";
     io.stderr.write(`${values.check} is stale: run \`peftc plan ${positionals[0]}${model} -o ${values.check}\` and commit the result\n`);
     return EXIT_CHANGES;

@@ -52,6 +52,10 @@ test("--verify: up to date, stale, missing", async () => {
   const { dir, a, b } = twoSpecs();
   assert.is((await runCli(["plan", a, b, "--write", "-q"])).code, 0);
 
+  // A committed plan in another layout is read and compared by content.
+  const aPlan = join(dir, "a.plan.json");
+  writeFileSync(aPlan, JSON.stringify(JSON.parse(readFileSync(aPlan, "utf8")), null, 4));
+
   // The other order: b now compiles first on the shared import.
   const clean = await runCli(["plan", b, a, "--verify"]);
   assert.is(clean.code, 0, clean.stderr);
