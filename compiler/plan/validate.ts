@@ -7,7 +7,7 @@ import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
 import { PeftcError } from "../errors.js";
 import { describeSchema, describeValue } from "../spec/schema.js";
 import { lineColAt, nodeOffset } from "../spec/yaml-tree.js";
-import type { Plan } from "./types.js";
+import type { Plan, PlanAdapter, PlanTarget } from "./types.js";
 import { plan as planSchema } from "../validators/plan.js";
 
 /** The plan validator, compiled ahead of time from schemas/plan.schema.json. */
@@ -32,12 +32,64 @@ function describeError(error: ErrorObject): string {
 
 const REGENERATE = "so the plan was edited or is damaged. Regenerate it with `peftc plan`";
 
+/** The adapter settings that derived numbers depend on, when the plan records them in `config`. */
+interface DerivedSettings {
+  rslora: boolean;
+  dora: boolean;
+  loraBias: boolean;
+}
+
+function settingsOf(adapter: PlanAdapter): DerivedSettings | null {
+  const config = adapter.config as Record<string, unknown> | undefined;
+  if (config === null || typeof config !== "object") return null;
+  const { use_rslora: rslora, use_dora: dora, lora_bias: loraBias } = config;
+  if (typeof rslora !== "boolean" || typeof dora !== "boolean" || typeof loraBias !== "boolean") return null;
+  return { rslora, dora, loraBias };
+}
+
+function sameNumber(a: number, b: number): boolean {
+  return Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
+}
+
+/**
+ * Finds a derived number of a target that disagrees with its own r, alpha and sizes. `scaling` is
+ * alpha / r, or alpha / sqrt(r) with use_rslora. `parameters` of a Linear, Embedding or GPT-2
+ * Conv1D target is r x (in + out), plus out for DoRA's magnitude and out for lora_bias, and 0 for
+ * a tie member. Conv and attention counts need the kernel or more, so they are not checked.
+ * Without a `config` that carries the three flags, either scaling is accepted and counts are not
+ * checked.
+ */
+function derivedProblem(target: PlanTarget, settings: DerivedSettings | null): { field: string; message: string } | null {
+  const { r, alpha, scaling } = target;
+  const plain = alpha / r;
+  const rank = alpha / Math.sqrt(r);
+  let expected = plain;
+  if (settings === null && sameNumber(scaling, rank)) expected = rank;
+  if (settings !== null && settings.rslora) expected = rank;
+  if (!sameNumber(scaling, expected)) {
+    const formula = settings?.rslora === true ? `alpha ${alpha} / sqrt(r ${r})` : `alpha ${alpha} / r ${r}`;
+    return { field: "scaling", message: `scaling ${scaling} does not match ${formula} = ${expected}` };
+  }
+  if (settings === null || target.parameters === null) return null;
+  let parameters: number | null = null;
+  if (target.tie?.role === "member") parameters = 0;
+  else if (COUNTED_KINDS.has(target.kind) && target.in_features !== null && target.out_features !== null) {
+    const out = target.out_features;
+    parameters = r * (target.in_features + out) + (settings.dora ? out : 0) + (settings.loraBias ? out : 0);
+  }
+  if (parameters === null || parameters === target.parameters) return null;
+  return { field: "parameters", message: `parameters ${target.parameters} does not match the ${parameters} that r ${r} and the module's sizes give` };
+}
+
+const COUNTED_KINDS = new Set(["linear", "embedding", "conv1d_gpt2"]);
+
 /**
  * Finds what the schema cannot express: an adapter name used twice, a module listed twice in one
- * adapter's targets or modules_to_save, or a tie naming a group the adapter does not have. A diff
- * keyed by name would hide such a plan's extra entries.
- * NOTE: derived numbers are not rechecked, so a hand-edited `r` with a stale `scaling` or
- * `parameters` passes.
+ * adapter's targets or modules_to_save, a tie naming a group the adapter does not have, or a
+ * target's scaling or parameter count that disagrees with its r, alpha and sizes. A diff keyed by
+ * name would hide a plan's extra entries, and the runtime trusts the plan's scaling.
+ * NOTE: trainable_parameters is not checked against the sum of the counts, because the product
+ * spec's own example plan lists only some of its targets.
  */
 function consistencyProblem(plan: Plan): { pointer: string; message: string } | null {
   const adapterAt = new Map<string, number>();
@@ -61,6 +113,11 @@ function consistencyProblem(plan: Plan): { pointer: string; message: string } | 
           return { pointer: `/adapters/${i}/${list}/${j}/tie/group`, message: `tie group '${entry.tie.group}' is not in this adapter's tie_groups, ${REGENERATE}` };
         }
       }
+    }
+    const settings = settingsOf(adapter);
+    for (const [j, target] of adapter.targets.entries()) {
+      const problem = derivedProblem(target, settings);
+      if (problem !== null) return { pointer: `/adapters/${i}/targets/${j}/${problem.field}`, message: `${problem.message}, ${REGENERATE}` };
     }
   }
   return null;

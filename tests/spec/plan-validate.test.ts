@@ -109,6 +109,60 @@ test("bad values", () => {
   }
 });
 
+/** Builds the example plan with the adapter settings that derived numbers depend on. */
+function planWithConfig(config: { use_rslora: boolean; use_dora: boolean; lora_bias: boolean }): Record<string, any> {
+  const plan = examplePlan();
+  plan.adapters[0].config = config;
+  return plan;
+}
+
+const PLAIN = { use_rslora: false, use_dora: false, lora_bias: false };
+
+test("derived numbers: a hand-edited r with a stale scaling", () => {
+  const plan = examplePlan();
+  // r 16 -> 8 with parameters updated (8 x (2048 + 2048) = 32768), scaling left at 32 / 16 = 2.
+  plan.adapters[0].targets[0].r = 8;
+  plan.adapters[0].targets[0].parameters = 32768;
+  const err = planError(plan);
+  assert.is(err.diagnostic.code, "plan-invalid");
+  assert.ok(err.diagnostic.message.startsWith("invalid plan at /adapters/0/targets/0/scaling: scaling 2 does not match alpha 32 / r 8 = 4, "), err.diagnostic.message);
+  plan.adapters[0].targets[0].scaling = 4;
+  validatePlan(plan);
+});
+
+test("derived numbers: use_rslora scales by alpha / sqrt(r)", () => {
+  const plan = planWithConfig({ ...PLAIN, use_rslora: true });
+  // 32 / sqrt(16) = 8.
+  assert.match(planError(plan).diagnostic.message, "scaling 2 does not match alpha 32 / sqrt(r 16) = 8");
+  plan.adapters[0].targets[0].scaling = 8;
+  validatePlan(plan);
+  // Without a config, either form is accepted.
+  const bare = examplePlan();
+  bare.adapters[0].targets[0].scaling = 8;
+  validatePlan(bare);
+});
+
+test("derived numbers: parameter counts", () => {
+  const plan = planWithConfig(PLAIN);
+  validatePlan(plan);
+  plan.adapters[0].targets[0].parameters = 65535;
+  // A is 16 x 2048 and B is 2048 x 16: 65,536.
+  assert.match(planError(plan).diagnostic.message, "/adapters/0/targets/0/parameters: parameters 65535 does not match the 65536 that r 16");
+
+  // DoRA adds a magnitude per output feature: 65,536 + 2,048.
+  const dora = planWithConfig({ ...PLAIN, use_dora: true });
+  assert.match(planError(dora).diagnostic.message, "does not match the 67584");
+  dora.adapters[0].targets[0].parameters = 67584;
+  validatePlan(dora);
+
+  // A tie member uses its source's tensors and adds none.
+  const member = planWithConfig(PLAIN);
+  member.adapters[0].targets[0].tie = { group: "model.embed_tokens.weight", role: "member", orientation: "transposed" };
+  assert.match(planError(member).diagnostic.message, "does not match the 0 that r 16");
+  member.adapters[0].targets[0].parameters = 0;
+  validatePlan(member);
+});
+
 test("non-object plan", () => {
   assert.is(planError([]).diagnostic.message, "invalid plan: expected a mapping, found a list");
 });
