@@ -126,6 +126,12 @@ function targetProblems(model: Module, adapter: PlanAdapter): string[] {
   return problems;
 }
 
+/** Tells whether a target's scaling is PEFT's alpha / r or, under use_rslora, alpha / sqrt(r). */
+function scalingFits(target: PlanTarget): boolean {
+  const close = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
+  return close(target.scaling, target.alpha / target.r) || close(target.scaling, target.alpha / Math.sqrt(target.r));
+}
+
 /** PEFT's in/out features: Embedding gives (num_embeddings, embedding_dim). */
 function featuresOf(module: AdaptedBase): [number, number] {
   return module instanceof Embedding ? [module.numEmbeddings, module.embeddingDim] : [module.inFeatures, module.outFeatures];
@@ -147,6 +153,10 @@ function checkAdapter(model: Module, adapter: PlanAdapter, planModel: PlanModel 
     }
     if (!Number.isInteger(target.r) || target.r <= 0) problems.push(`${target.module}: r must be a positive integer, got ${target.r}`);
     if (!Number.isFinite(target.scaling)) problems.push(`${target.module}: scaling must be a finite number, got ${target.scaling}`);
+    else if (target.r > 0 && !scalingFits(target)) {
+      const { r, alpha, scaling } = target;
+      problems.push(`${target.module}: scaling ${scaling} is neither alpha / r (${alpha / r}) nor alpha / sqrt(r) (${alpha / Math.sqrt(r)}) for r ${r} and alpha ${alpha}; regenerate the plan with peftc plan`);
+    }
     if (!(target.dropout >= 0 && target.dropout < 1)) problems.push(`${target.module}: dropout must be in [0, 1), got ${target.dropout}`);
     if (target.tie !== null && target.tie !== undefined) problems.push(...tieProblems(target, groups, targets));
   }

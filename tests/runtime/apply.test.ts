@@ -312,6 +312,17 @@ test("wrong kind and bad values are all reported", () => {
   assert.is(err.problems.length, 3, err.message);
 });
 
+test("a scaling that does not follow from r and alpha is refused", () => {
+  const plan = basicPlan();
+  const edited = plan.adapters[0]!.targets[0]!;
+  // r edited by hand from 2 to 3, with alpha 4 and the scaling of r 2 (4 / 2 = 2) left in place:
+  // 4 / 3 and 4 / sqrt(3) = 2.309... both differ from 2. (r 4 would pass, as 4 / sqrt(4) = 2.)
+  edited.r = 3;
+  const err = rejects(() => applyPlan(new TinyLM(), plan), "plan-not-applicable");
+  assert.is(err.problems.length, 1, err.message);
+  assert.match(err.problems[0]!, `${edited.module}: scaling 2 is neither alpha / r (${4 / 3}) nor alpha / sqrt(r) (${4 / Math.sqrt(3)})`);
+});
+
 test("applying twice is refused", () => {
   const model = new TinyLM();
   const plan = basicPlan();
