@@ -255,6 +255,29 @@ function checkModel(ctx: LoadContext, top: Block): string | null {
 }
 
 /**
+ * Throws `not-a-spec` for the other files users keep next to specs: a peftc plan, a peftc graph,
+ * or a model's config.json. Without this they would get an unknown-field error for their first key.
+ */
+function rejectOtherDocuments(source: SourceDoc, root: Node, values: Record<string, unknown>, file: string): void {
+  const at = (key: string): SourcePos | Record<string, never> => {
+    const entry = mapEntries(root, source.doc).find((e) => e.key === key);
+    const offset = entry === undefined ? undefined : nodeOffset(entry.keyNode);
+    return offset === undefined ? {} : positionAt(source.lines, offset);
+  };
+  const format = values["format"];
+  if (typeof format === "string" && format.startsWith("peftc-plan/")) {
+    throw new PeftcError("not-a-spec", `this is a peftc plan (${format}), not a spec; pass the spec it was compiled from`, { file, ...at("format") });
+  }
+  if (typeof format === "string" && format.startsWith("peftc-graph/")) {
+    throw new PeftcError("not-a-spec", `this is a peftc graph (${format}), not a spec; pass it as --model ${file}`, { file, ...at("format") });
+  }
+  const isModelConfig = Array.isArray(values["architectures"]) && !hasKey(values, "peft_type") && !hasKey(values, "r") && !hasKey(values, "target_modules");
+  if (isModelConfig) {
+    throw new PeftcError("not-a-spec", "this is a model's config.json, not a spec; pass the model's directory as --model", { file, ...at("architectures") });
+  }
+}
+
+/**
  * Parses spec text. `file` is used in diagnostics and to resolve `model:`. Throws a PeftcError
  * (a SpecError listing every problem when there are several) on invalid input.
  */
@@ -274,6 +297,7 @@ export function parseSpec(text: string, file: string): Spec {
 
   const buildErrors: Diagnostic[] = [];
   const values = new ValueBuilder(source, buildErrors).build(root) as Record<string, unknown>;
+  rejectOtherDocuments(source, root, values, file);
   const ctx = new LoadContext(source, hasKey(values, "peft_type"), text);
   ctx.errors.push(...buildErrors);
   const top: Block = { node: root as Node, values };

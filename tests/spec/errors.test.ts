@@ -27,6 +27,18 @@ test("YAML flow syntax in a .json spec is rejected", () => {
   assert.is(d!.col, 2);
 });
 
+test("a plan, a graph or a model config is not a spec", () => {
+  const plan = specErrors('{\n  "format": "peftc-plan/1",\n  "model": {}\n}\n', "lora.plan.json");
+  assertDiagnostic(plan[0], "not-a-spec", 2, 3, "this is a peftc plan (peftc-plan/1), not a spec; pass the spec it was compiled from");
+  const graph = specErrors('{"modules": [], "format": "peftc-graph/1"}', "graph.json");
+  assertDiagnostic(graph[0], "not-a-spec", 1, 17, "pass it as --model graph.json");
+  const config = specErrors('{\n  "architectures": ["LlamaForCausalLM"],\n  "model_type": "llama"\n}', "config.json");
+  assertDiagnostic(config[0], "not-a-spec", 2, 3, "this is a model's config.json, not a spec");
+  // A spec may still have an `architectures` field next to LoRA fields: that is an unknown field.
+  const spec = specErrors("r: 8\narchitectures: [x]\n");
+  assertDiagnostic(spec[0], "unknown-field", 2, 1, "architectures");
+});
+
 test("wrong type names field, expected and found", () => {
   const [d] = specErrors("target_modules: [q_proj]\nr: eight\n");
   assertDiagnostic(d, "invalid-type", 2, 4, "r:");
