@@ -39,7 +39,7 @@ export function planPathBeside(specPath: string): string {
   return join(dirname(specPath), `${stem}.plan.json`);
 }
 
-type Outcome = "written" | "up to date" | "stale" | "failed";
+type Outcome = "written" | "up to date" | "stale" | "missing" | "failed";
 
 interface Job {
   specPath: string;
@@ -88,7 +88,7 @@ function verifyPlan(job: Job, plan: Plan, io: CliIo): Outcome {
   const { status, diff } = compareWithCommitted(job.planPath, plan);
   if (status === "missing") {
     io.stdout.write(`${job.planPath} is missing\n`);
-    return "stale";
+    return status;
   }
   if (status === "up to date") return status;
   io.stdout.write(`${job.planPath} is stale:\n${renderDiff(diff!, "text", { color: shouldColor(io.stdout, io.env) })}`);
@@ -98,7 +98,7 @@ function verifyPlan(job: Job, plan: Plan, io: CliIo): Outcome {
 function tally(jobs: Job[], mode: BatchMode): string {
   const count = (outcome: Outcome): number => jobs.filter((j) => j.outcome === outcome).length;
   const plans = (n: number): string => `${n} ${n === 1 ? "plan" : "plans"}`;
-  const parts = mode === "write" ? [`${plans(count("written"))} written`] : [`${plans(count("up to date"))} up to date`, `${count("stale")} stale`];
+  const parts = mode === "write" ? [`${plans(count("written"))} written`] : [`${plans(count("up to date"))} up to date`, `${count("stale")} stale`, `${count("missing")} missing`];
   parts.push(`${count("failed")} failed`);
   return parts.join(", ");
 }
@@ -129,7 +129,7 @@ export async function runPlanBatch(specPaths: readonly string[], options: BatchO
     job.outcome = outcome;
     done++;
     for (const d of diagnostics) io.stderr.write(formatDiagnostic(d) + "\n");
-    if (outcome !== "failed" && outcome !== "stale" && options.quiet) return;
+    if ((outcome === "written" || outcome === "up to date") && options.quiet) return;
     let line = `${job.specPath}: ${job.planPath} is ${outcome}`;
     if (outcome === "written") line = `wrote ${job.planPath}`;
     if (outcome === "failed") line = `${job.specPath}: failed`;
@@ -175,9 +175,11 @@ export async function runPlanBatch(specPaths: readonly string[], options: BatchO
     }
   }
 
-  const problems = jobs.some((j) => j.outcome === "failed" || j.outcome === "stale");
-  if (!options.quiet || problems) io.stderr.write(tally(jobs, options.mode) + "\n");
-  if (jobs.some((j) => j.outcome === "failed")) return 1;
-  if (jobs.some((j) => j.outcome === "stale")) return EXIT_CHANGES;
+  const outdated = jobs.some((j) => j.outcome === "stale" || j.outcome === "missing");
+  const failed = jobs.some((j) => j.outcome === "failed");
+  if (!options.quiet || outdated || failed) io.stderr.write(tally(jobs, options.mode) + "\n");
+  if (outdated) io.stderr.write("to update the plans, run the same command with --write in place of --verify, and commit the result\n");
+  if (failed) return 1;
+  if (outdated) return EXIT_CHANGES;
   return 0;
 }

@@ -59,7 +59,7 @@ test("--verify: up to date, stale, missing", async () => {
   // The other order: b now compiles first on the shared import.
   const clean = await runCli(["plan", b, a, "--verify"]);
   assert.is(clean.code, 0, clean.stderr);
-  assert.ok(clean.stderr.endsWith("2 plans up to date, 0 stale, 0 failed\n"), clean.stderr);
+  assert.ok(clean.stderr.endsWith("2 plans up to date, 0 stale, 0 missing, 0 failed\n"), clean.stderr);
 
   writeFileSync(b, readFileSync(b, "utf8").replace("r: 8", "r: 4"));
   rmSync(join(dir, "a.plan.json"));
@@ -72,7 +72,9 @@ test("--verify: up to date, stale, missing", async () => {
   // and 2,819,072 at r=4.
   assert.match(stale.stdout, "114 changed");
   assert.match(stale.stdout, "trainable 5.6M → 2.8M");
-  assert.ok(stale.stderr.endsWith("0 plans up to date, 2 stale, 0 failed\n"), stale.stderr);
+  assert.match(stale.stderr, `[1/2] ${a}: ${join(dir, "a.plan.json")} is missing\n`);
+  assert.match(stale.stderr, "0 plans up to date, 1 stale, 1 missing, 0 failed\n");
+  assert.ok(stale.stderr.endsWith("run the same command with --write in place of --verify, and commit the result\n"), stale.stderr);
   // --verify writes nothing.
   assert.not.ok(existsSync(join(dir, "a.plan.json")));
 
@@ -80,7 +82,7 @@ test("--verify: up to date, stale, missing", async () => {
   assert.is((await runCli(["plan", a, "--write", "-q"])).code, 0);
   const quiet = await runCli(["plan", a, b, "--verify", "-q"]);
   assert.is(quiet.code, 2);
-  assert.is(quiet.stderr, `[2/2] ${b}: ${join(dir, "b.plan.json")} is stale\n1 plan up to date, 1 stale, 0 failed\n`);
+  assert.ok(quiet.stderr.startsWith(`[2/2] ${b}: ${join(dir, "b.plan.json")} is stale\n1 plan up to date, 1 stale, 0 missing, 0 failed\n`), quiet.stderr);
   rmSync(dir, { recursive: true });
 });
 
