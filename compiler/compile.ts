@@ -48,17 +48,19 @@ export function modelPathFor(spec: Spec, modelOption: string | undefined): strin
 
 /**
  * Loads the model a spec is compiled against (see modelPathFor). When the path came from the
- * spec's `model:` field, a wrong path is reported with the spec's name.
+ * spec's `model:` field, a wrong path is reported at that field.
  */
 export function loadModelFor(spec: Spec, modelOption: string | undefined): Graph {
   const modelPath = modelPathFor(spec, modelOption);
   try {
     return loadGraph(modelPath);
   } catch (err) {
-    // The user may not have seen the path in the spec, so the message says where it comes from.
+    // The user may not have seen the path in the spec, so the error points at the spec's `model:`.
     if (modelOption !== undefined || !(err instanceof PeftcError) || !MODEL_PATH_ERRORS.has(err.diagnostic.code)) throw err;
-    throw new PeftcError(err.diagnostic.code, `${err.message} (the model path comes from \`model:\` in ${spec.file}; fix it there or pass --model)`, {
-      ...(err.diagnostic.file !== undefined ? { file: err.diagnostic.file } : {}),
+    const where = err.diagnostic.file ?? modelPath;
+    throw new PeftcError(err.diagnostic.code, `${err.message} (\`model:\` gives ${where}; fix it here or pass --model)`, {
+      file: spec.file,
+      ...(spec.modelPos !== undefined ? { line: spec.modelPos.line, col: spec.modelPos.col } : {}),
     });
   }
 }

@@ -48,12 +48,20 @@ interface Job {
   outcome: Outcome | null;
 }
 
+/**
+ * Returns the `--model` option that applies to a spec in a batch: the option is the model of the
+ * specs that name none, and a spec's own `model:` is kept.
+ */
+function modelOptionFor(spec: Spec, modelOption: string | undefined): string | undefined {
+  return spec.model === null ? modelOption : undefined;
+}
+
 /** Groups jobs by the model they compile against, in the order each model is first named. */
 function byModel(jobs: Job[], modelOption: string | undefined): Map<string, Job[]> {
   const groups = new Map<string, Job[]>();
   for (const job of jobs) {
     if (job.spec === null) continue;
-    const key = resolve(modelPathFor(job.spec, modelOption));
+    const key = resolve(modelPathFor(job.spec, modelOptionFor(job.spec, modelOption)));
     const group = groups.get(key);
     if (group === undefined) groups.set(key, [job]);
     else group.push(job);
@@ -143,7 +151,7 @@ export async function runPlanBatch(specPaths: readonly string[], options: BatchO
   for (const job of jobs) {
     try {
       job.spec = loadSpec(job.specPath);
-      modelPathFor(job.spec, options.model);
+      modelPathFor(job.spec, modelOptionFor(job.spec, options.model));
     } catch (err) {
       job.spec = null;
       fail(job, err);
@@ -151,12 +159,13 @@ export async function runPlanBatch(specPaths: readonly string[], options: BatchO
   }
 
   for (const group of byModel(jobs, options.model).values()) {
+    const first = group[0]!.spec!;
     let graph: Graph;
     try {
-      graph = loadModelFor(group[0]!.spec!, options.model);
+      graph = loadModelFor(first, modelOptionFor(first, options.model));
     } catch (err) {
       fail(group[0]!, err);
-      const model = modelPathFor(group[0]!.spec!, options.model);
+      const model = modelPathFor(first, modelOptionFor(first, options.model));
       for (const job of group.slice(1)) report(job, "failed", [], ` (its model ${model} did not load, see above)`);
       continue;
     }

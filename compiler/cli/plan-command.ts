@@ -28,7 +28,8 @@ same model share one import of it, and a spec that fails does not stop the other
 
 Options:
   --model PATH     model metadata: a Hugging Face model directory, a .safetensors file
-                   or a peftc-graph/1 JSON file (default: the spec's \`model:\`)
+                   or a peftc-graph/1 JSON file (default: the spec's \`model:\`); with
+                   --write or --verify, the model of the specs that have no \`model:\`
   -o, --output FILE
                    write the plan to FILE (atomically) instead of stdout
   --format FORMAT  json (default, canonical), yaml, or table (for reading)
@@ -106,11 +107,15 @@ async function runPlan(args: string[], io: CliIo): Promise<number> {
   }
   if (values.write || values.verify) {
     const mode = values.write ? "--write" : "--verify";
-    if (values.write && values.verify) throw new PeftcError("usage", "--write and --verify cannot be combined; --verify checks the plans --write writes");
+    if (values.write && values.verify) throw new PeftcError("usage", "--write and --verify cannot be combined; use --write to update the plans, or --verify to check them");
     if (values.output !== undefined || values.check !== undefined) {
-      throw new PeftcError("usage", `${mode} keeps each plan beside its spec, so it cannot be combined with ${values.output !== undefined ? "-o" : "--check"}`);
+      const other = values.output !== undefined ? "-o" : "--check";
+      const instead = values.output !== undefined ? "leave out -o, or compile one spec without --write" : "leave out --check, as --verify compares each spec with the plan beside it";
+      throw new PeftcError("usage", `${mode} keeps each plan beside its spec, so it cannot be combined with ${other}; ${instead}`);
     }
-    if (format !== "json") throw new PeftcError("usage", `${mode} keeps plans as canonical JSON, so it cannot be combined with --format ${format}`);
+    if (format !== "json") {
+      throw new PeftcError("usage", `${mode} keeps plans as canonical JSON, so it cannot be combined with --format ${format}; compile one spec without ${mode} for ${format} output`);
+    }
     if (positionals.length === 0) throw new PeftcError("usage", `${mode} needs at least one SPEC; see \`peftc plan --help\``);
     return runPlanBatch(positionals, { mode: values.write ? "write" : "verify", model: values.model, quiet: values.quiet }, io);
   }

@@ -315,7 +315,10 @@ export function parseSpec(text: string, file: string): Spec {
   }
 
   if (ctx.errors.length > 0) throw new SpecError(ctx.errors);
-  return { file, model, peft_file: ctx.peftFile, adapters, diagnostics: ctx.warnings };
+  const spec: Spec = { file, model, peft_file: ctx.peftFile, adapters, diagnostics: ctx.warnings };
+  const modelOffset = model === null ? undefined : ctx.offset(top, ["model"], "value");
+  if (modelOffset !== undefined) spec.modelPos = positionAt(source.lines, modelOffset);
+  return spec;
 }
 
 /** Options for loadSpec. */

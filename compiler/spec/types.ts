@@ -66,6 +66,8 @@ export interface Spec {
   file: string;
   /** `model:` resolved against the spec's directory, or null. */
   model: string | null;
+  /** Where the `model:` value is written, for errors about that path. */
+  modelPos?: SourcePos;
   /** True for a PEFT adapter_config.json (it declares `peft_type`). */
   peft_file: boolean;
   adapters: AdapterSpec[];

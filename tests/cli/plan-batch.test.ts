@@ -1,5 +1,5 @@
 /** `peftc plan SPEC... --write | --verify`: several specs in one run, each plan beside its spec. */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -103,13 +103,30 @@ test("--write: failing spec keeps old plan", async () => {
 
 test("--write: model load failure reported once", async () => {
   const { dir, a, b } = twoSpecs();
+  // Without `model:`, both specs take the model from --model.
+  for (const spec of [a, b]) writeFileSync(spec, readFileSync(spec, "utf8").replace(/^model: .*$/m, ""));
   const missing = join(dir, "no-such-model");
   const run = await runCli(["plan", a, b, "--write", "--model", missing]);
   assert.is(run.code, 1);
   assert.is(run.stderr.split("\n").filter((line) => line.includes("error[")).length, 1, run.stderr);
+  assert.match(run.stderr, `${missing}: error[model-not-found]`);
   assert.match(run.stderr, `${b}: failed (its model ${missing} did not load, see above)`);
   assert.ok(run.stderr.endsWith("0 plans written, 2 failed\n"), run.stderr);
   assert.not.ok(existsSync(join(dir, "a.plan.json")));
+  rmSync(dir, { recursive: true });
+});
+
+test("--write: --model only for specs without model:", async () => {
+  const { dir, a } = twoSpecs();
+  const gpt2 = join(examples, "gpt2");
+  const adapter = join(dir, "gpt2", "adapter_config.json");
+  mkdirSync(join(dir, "gpt2"));
+  writeFileSync(adapter, readFileSync(join(gpt2, "adapter_config.json")));
+  const run = await runCli(["plan", a, adapter, "--write", "--model", join(gpt2, "model")]);
+  assert.is(run.code, 0, run.stderr);
+  // a.yaml keeps its Llama model, and the PEFT file, which names no model, gets GPT-2.
+  assert.is(readFileSync(join(dir, "a.plan.json"), "utf8"), llamaPlan);
+  assert.is(readFileSync(join(dir, "gpt2", "adapter_config.plan.json"), "utf8"), readFileSync(join(gpt2, "adapter_config.plan.json"), "utf8"));
   rmSync(dir, { recursive: true });
 });
 

@@ -105,6 +105,17 @@ test("plan: a missing model path and a directory that is not a model", async () 
   assert.is(notModel.stderr.trim().split("\n").length, 1, notModel.stderr);
 });
 
+test("plan: a wrong model: path is reported at the spec's field", async () => {
+  const dir = scratch();
+  const spec = join(dir, "spec.yaml");
+  writeFileSync(spec, "r: 8\ntarget_modules: [q_proj]\nmodel: ../no-such-model\n");
+  const run = await runCli(["plan", spec]);
+  assert.is(run.code, 1);
+  // `model: ` is 7 characters, so the value starts on line 3, column 8.
+  assert.match(run.stderr, `${spec}:3:8: error[model-not-found]: model path not found`);
+  assert.match(run.stderr, `(\`model:\` gives ${join(dir, "..", "no-such-model")}; fix it here or pass --model)`);
+});
+
 test("plan: a safetensors file with a corrupt header", async () => {
   const dir = scratch();
   const spec = join(dir, "spec.yaml");
