@@ -8,7 +8,6 @@ import { writeFileAtomicAsync } from "../io/atomic.js";
 import { canonicalJson } from "../plan/canonical.js";
 import { planSummary } from "../plan/summary.js";
 import type { Plan } from "../plan/types.js";
-import { loadPlan } from "../plan/validate.js";
 import { EXIT_CHANGES } from "./diff-command.js";
 import { compareWithCommitted, runPlanBatch } from "./plan-batch.js";
 import type { CliIo, Command } from "./io.js";
@@ -138,8 +137,8 @@ async function runPlan(args: string[], io: CliIo): Promise<number> {
 
   if (values.check !== undefined) {
     const { status, diff } = compareWithCommitted(values.check, result.plan);
-    // A missing plan is an error here, as for any input file: loadPlan raises it.
-    if (status === "missing") loadPlan(values.check);
+    // A missing plan is an error here, with the message loadPlan gives for any missing plan file.
+    if (status === "missing") throw new PeftcError("plan-not-found", `cannot read plan ${values.check}: file not found`, { file: values.check });
     printSummary();
     if (status === "up to date") {
       io.stderr.write(`${values.check} is up to date\n`);

@@ -48,6 +48,10 @@ test("plan --check: 0 when up to date, 2 with a diff when stale", async () => {
   assert.is(stale.code, 2);
   assert.match(stale.stdout, "r 16→32");
   assert.match(stale.stderr, "is stale");
+  const missing = join(dir, "none.plan.json");
+  const absent = await runCli(["plan", spec, "--check", missing]);
+  assert.is(absent.code, 1);
+  assert.is(absent.stderr, `${missing}: error[plan-not-found]: cannot read plan ${missing}: file not found\n`);
 });
 
 test("a YAML plan works with --check and diff", async () => {
