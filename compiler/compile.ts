@@ -58,7 +58,7 @@ export function loadModelFor(spec: Spec, modelOption: string | undefined): Graph
     // The user may not have seen the path in the spec, so the error points at the spec's `model:`.
     if (modelOption !== undefined || !(err instanceof PeftcError) || !MODEL_PATH_ERRORS.has(err.diagnostic.code)) throw err;
     const where = err.diagnostic.file ?? modelPath;
-    throw new PeftcError(err.diagnostic.code, `${err.message} (\`model:\` gives ${where}; fix it here or pass --model)`, {
+    throw new PeftcError(err.diagnostic.code, `${err.message} (\`model:\` is relative to the spec's folder and gives ${where}; fix it or pass --model)`, {
       file: spec.file,
       ...(spec.modelPos !== undefined ? { line: spec.modelPos.line, col: spec.modelPos.col } : {}),
     });

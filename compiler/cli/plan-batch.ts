@@ -118,10 +118,16 @@ function tally(jobs: Job[], mode: BatchMode): string {
  */
 export async function runPlanBatch(specPaths: readonly string[], options: BatchOptions, io: CliIo): Promise<number> {
   // A spec named twice (overlapping shell globs) runs once. Two specs that map to one plan
-  // file are rejected before anything is written.
+  // file are rejected before anything is written. Plan files are this command's output, so a
+  // glob such as configs/* that also matches them does not make them specs.
   const seen = new Map<string, string>();
   const jobs: Job[] = [];
+  let skipped = 0;
   for (const specPath of specPaths) {
+    if (specPath.endsWith(".plan.json")) {
+      skipped++;
+      continue;
+    }
     const planPath = planPathBeside(specPath);
     const other = seen.get(resolve(planPath));
     if (other !== undefined) {
@@ -186,7 +192,10 @@ export async function runPlanBatch(specPaths: readonly string[], options: BatchO
 
   const outdated = jobs.some((j) => j.outcome === "stale" || j.outcome === "missing");
   const failed = jobs.some((j) => j.outcome === "failed");
-  if (!options.quiet || outdated || failed) io.stderr.write(tally(jobs, options.mode) + "\n");
+  if (!options.quiet || outdated || failed) {
+    const note = skipped === 0 ? "" : ` (${skipped} .plan.json ${skipped === 1 ? "file" : "files"} skipped: plans are not specs)`;
+    io.stderr.write(tally(jobs, options.mode) + note + "\n");
+  }
   if (outdated) io.stderr.write("to update the plans, run the same command with --write in place of --verify, and commit the result\n");
   if (failed) return 1;
   if (outdated) return EXIT_CHANGES;

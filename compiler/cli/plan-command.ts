@@ -36,7 +36,8 @@ Options:
                    is up to date, 2 (and print the changes) when it is stale
   --write          compile every SPEC and write each plan beside its spec, as the
                    spec's name without its extension (and without \`.peftc\`) plus
-                   .plan.json: lora.peftc.yaml -> lora.plan.json
+                   .plan.json: lora.peftc.yaml -> lora.plan.json. Arguments that end
+                   in .plan.json are skipped, so a glob such as configs/* works
   --verify         compile every SPEC and compare it with the plan beside it: exit 0
                    when all are up to date, 2 (and print the changes) when any is
                    stale or missing, 1 when any spec fails
@@ -115,7 +116,9 @@ async function runPlan(args: string[], io: CliIo): Promise<number> {
     if (format !== "json") {
       throw new PeftcError("usage", `${mode} keeps plans as canonical JSON, so it cannot be combined with --format ${format}; compile one spec without ${mode} for ${format} output`);
     }
-    if (positionals.length === 0) throw new PeftcError("usage", `${mode} needs at least one SPEC; see \`peftc plan --help\``);
+    if (positionals.filter((p) => !p.endsWith(".plan.json")).length === 0) {
+      throw new PeftcError("usage", `${mode} needs at least one SPEC (.plan.json files are plans, and skipped); see \`peftc plan --help\``);
+    }
     return runPlanBatch(positionals, { mode: values.write ? "write" : "verify", model: values.model, quiet: values.quiet }, io);
   }
   if (positionals.length !== 1) {

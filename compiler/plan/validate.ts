@@ -117,7 +117,10 @@ function consistencyProblem(plan: Plan): { pointer: string; message: string } | 
     const settings = settingsOf(adapter);
     for (const [j, target] of adapter.targets.entries()) {
       const problem = derivedProblem(target, settings);
-      if (problem !== null) return { pointer: `/adapters/${i}/targets/${j}/${problem.field}`, message: `${problem.message}, ${REGENERATE}` };
+      if (problem !== null) {
+        const hint = " (to give one module another r or alpha, use rank_pattern or alpha_pattern in the spec)";
+        return { pointer: `/adapters/${i}/targets/${j}/${problem.field}`, message: `${problem.message}, ${REGENERATE}${hint}` };
+      }
     }
   }
   return null;

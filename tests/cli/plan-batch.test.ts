@@ -152,6 +152,16 @@ test("--write and --verify: usage errors", async () => {
   const twice = await runCli(["plan", a, a, "--write"]);
   assert.is(twice.code, 0, twice.stderr);
   assert.ok(twice.stderr.endsWith("1 plan written, 0 failed\n"), twice.stderr);
+  // A glob such as dir/* also matches the plans: they are skipped, and said to be.
+  const plan = join(dir, "a.plan.json");
+  const before = readFileSync(plan, "utf8");
+  const glob = await runCli(["plan", a, plan, "--verify"]);
+  assert.is(glob.code, 0, glob.stderr);
+  assert.ok(glob.stderr.endsWith("1 plan up to date, 0 stale, 0 missing, 0 failed (1 .plan.json file skipped: plans are not specs)\n"), glob.stderr);
+  assert.is(readFileSync(plan, "utf8"), before);
+  const onlyPlans = await runCli(["plan", plan, "--write"]);
+  assert.is(onlyPlans.code, 1);
+  assert.match(onlyPlans.stderr, "error[usage]: --write needs at least one SPEC (.plan.json files are plans, and skipped)");
   rmSync(dir, { recursive: true });
 });
 

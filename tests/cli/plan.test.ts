@@ -117,7 +117,7 @@ test("plan: a wrong model: path is reported at the spec's field", async () => {
   assert.is(run.code, 1);
   // `model: ` is 7 characters, so the value starts on line 3, column 8.
   assert.match(run.stderr, `${spec}:3:8: error[model-not-found]: model path not found`);
-  assert.match(run.stderr, `(\`model:\` gives ${join(dir, "..", "no-such-model")}; fix it here or pass --model)`);
+  assert.match(run.stderr, `(\`model:\` is relative to the spec's folder and gives ${join(dir, "..", "no-such-model")}; fix it or pass --model)`);
 });
 
 test("plan: a safetensors file with a corrupt header", async () => {
