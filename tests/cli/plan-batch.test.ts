@@ -152,7 +152,7 @@ test("--write and --verify: usage errors", async () => {
   const twice = await runCli(["plan", a, a, "--write"]);
   assert.is(twice.code, 0, twice.stderr);
   assert.ok(twice.stderr.endsWith("1 plan written, 0 failed\n"), twice.stderr);
-  // A glob such as dir/* also matches the plans: they are skipped, and said to be.
+  // A glob such as dir/* also matches the plans. They are skipped, and the count line reports it.
   const plan = join(dir, "a.plan.json");
   const before = readFileSync(plan, "utf8");
   const glob = await runCli(["plan", a, plan, "--verify"]);
