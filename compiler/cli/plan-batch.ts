@@ -164,6 +164,7 @@ export async function runPlanBatch(specPaths: readonly string[], options: BatchO
     }
   }
 
+  let writing: Promise<void> = Promise.resolve();
   for (const group of byModel(jobs, options.model).values()) {
     const first = group[0]!.spec!;
     let graph: Graph;
@@ -179,8 +180,13 @@ export async function runPlanBatch(specPaths: readonly string[], options: BatchO
       try {
         const result = compileSpec(job.spec!, graph);
         if (options.mode === "write") {
-          await writeFileAtomicAsync(job.planPath, canonicalJson(result.plan));
-          report(job, "written", result.diagnostics);
+          const text = canonicalJson(result.plan);
+          // One write at a time, and the next spec compiles while it reaches the disk.
+          await writing;
+          writing = writeFileAtomicAsync(job.planPath, text).then(
+            () => report(job, "written", result.diagnostics),
+            (err: unknown) => fail(job, err),
+          );
         } else {
           report(job, verifyPlan(job, result.plan, io), result.diagnostics);
         }
@@ -189,6 +195,7 @@ export async function runPlanBatch(specPaths: readonly string[], options: BatchO
       }
     }
   }
+  await writing;
 
   const outdated = jobs.some((j) => j.outcome === "stale" || j.outcome === "missing");
   const failed = jobs.some((j) => j.outcome === "failed");

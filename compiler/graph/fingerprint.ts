@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { ADAPTABLE_TYPES, type GraphModule } from "./types.js";
+import { ADAPTABLE_TYPES, type Graph, type GraphModule } from "./types.js";
 
 /**
  * One line per adaptable module: its name, type and shape. Containers, norms and other
@@ -34,4 +34,19 @@ export function fingerprintModules(modules: Iterable<GraphModule>): string {
   }
   lines.sort();
   return "sha256:" + createHash("sha256").update(lines.join("\n")).digest("hex");
+}
+
+const fingerprints = new WeakMap<readonly GraphModule[], string>();
+
+/**
+ * Returns the fingerprint of a loaded graph, computed once per module list: `peftc plan --write`
+ * compiles many specs against one import, and a graph is not changed after it is loaded.
+ */
+export function graphFingerprint(graph: Graph): string {
+  let fingerprint = fingerprints.get(graph.modules);
+  if (fingerprint === undefined) {
+    fingerprint = fingerprintModules(graph.modules);
+    fingerprints.set(graph.modules, fingerprint);
+  }
+  return fingerprint;
 }

@@ -1,6 +1,6 @@
 /** Assembles a peftc-plan/1 document from resolved adapters and tie outcomes. */
 import type { Diagnostic } from "../errors.js";
-import { fingerprintModules } from "../graph/fingerprint.js";
+import { graphFingerprint } from "../graph/fingerprint.js";
 import { countGraphParameters, ownParameters } from "../graph/params.js";
 import type { Graph } from "../graph/types.js";
 import { applyTies, type TieOutcome } from "../resolve/ties.js";
@@ -225,7 +225,7 @@ export function buildPlan(graph: Graph, resolved: ResolvedAdapter[], file: strin
   const plan: Plan = {
     format: PLAN_FORMAT,
     model: {
-      fingerprint: fingerprintModules(graph.modules),
+      fingerprint: graphFingerprint(graph),
       model_type: graph.model_type,
       parameters: typeof graph.parameters === "number" ? graph.parameters : countGraphParameters(graph),
       architectures: graph.architectures,
