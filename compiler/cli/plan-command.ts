@@ -164,6 +164,6 @@ async function runPlan(args: string[], io: CliIo): Promise<number> {
 export const planCommand: Command = {
   name: "plan",
   usage: "plan SPEC [--model PATH] [-o FILE]",
-  summary: "compile a spec into a plan and print a summary",
+  summary: "compile a spec into a plan, or many specs with --write or --verify",
   run: runPlan,
 };
