@@ -6,7 +6,7 @@ import { LoraLayer, initFactors, type AdaptedBase, type LoraFactors } from "./lo
 import { LoraModel } from "./lora/model.js";
 import { SavedModule, cloneModule } from "./lora/saved.js";
 import { Conv1D, Embedding, Linear } from "./nn/layers.js";
-import { initMethod, isGaussian, isRecord, settingValues } from "./plan-settings.js";
+import { initMethod, isGaussian, isRecord, sameScaling, settingValues } from "./plan-settings.js";
 import type { Module } from "./nn/module.js";
 import { Rng } from "./random.js";
 
@@ -128,8 +128,8 @@ function targetProblems(model: Module, adapter: PlanAdapter): string[] {
 
 /** Tells whether a target's scaling is PEFT's alpha / r or, under use_rslora, alpha / sqrt(r). */
 function scalingFits(target: PlanTarget): boolean {
-  const close = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
-  return close(target.scaling, target.alpha / target.r) || close(target.scaling, target.alpha / Math.sqrt(target.r));
+  const { r, alpha, scaling } = target;
+  return sameScaling(scaling, alpha / r) || sameScaling(scaling, alpha / Math.sqrt(r));
 }
 
 /** PEFT's in/out features: Embedding gives (num_embeddings, embedding_dim). */

@@ -6,7 +6,7 @@ import { writeFileAtomic } from "./io.js";
 import type { LoraLayer } from "./lora/layers.js";
 import type { LoraModel } from "./lora/model.js";
 import { Embedding } from "./nn/layers.js";
-import { initMethod } from "./plan-settings.js";
+import { initMethod, sameScaling } from "./plan-settings.js";
 import { READABLE_DTYPES, SafetensorsFormatError, readSafetensors, writeSafetensors } from "./safetensors.js";
 
 export const ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors";
@@ -112,8 +112,7 @@ function mostCommon(values: number[]): number {
 
 function usesRslora(layer: LoraLayer): boolean {
   const { r, alpha, scaling } = layer.settings;
-  const close = (a: number, b: number) => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
-  return close(scaling, alpha / Math.sqrt(r)) && !close(scaling, alpha / r);
+  return sameScaling(scaling, alpha / Math.sqrt(r)) && !sameScaling(scaling, alpha / r);
 }
 
 /**

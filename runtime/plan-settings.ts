@@ -30,3 +30,8 @@ export function isGaussian(value: unknown): boolean {
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
+
+/** Tells whether two scalings are equal up to float rounding (a relative difference of 1e-6). */
+export function sameScaling(a: number, b: number): boolean {
+  return Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
+}

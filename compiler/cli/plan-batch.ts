@@ -45,23 +45,19 @@ interface Job {
   specPath: string;
   planPath: string;
   spec: Spec | null;
+  /** The model path the spec compiles against, set once the spec is loaded. */
+  modelPath: string | null;
+  /** The `--model` value that applies to this spec: the option only for a spec without `model:`. */
+  modelOption: string | undefined;
   outcome: Outcome | null;
 }
 
-/**
- * Returns the `--model` option that applies to a spec in a batch: the option is the model of the
- * specs that name none, and a spec's own `model:` is kept.
- */
-function modelOptionFor(spec: Spec, modelOption: string | undefined): string | undefined {
-  return spec.model === null ? modelOption : undefined;
-}
-
-/** Groups jobs by the model they compile against, in the order each model is first named. */
-function byModel(jobs: Job[], modelOption: string | undefined): Map<string, Job[]> {
+/** Groups the loaded jobs by the model they compile against, in the order each model is first named. */
+function byModel(jobs: Job[]): Map<string, Job[]> {
   const groups = new Map<string, Job[]>();
   for (const job of jobs) {
-    if (job.spec === null) continue;
-    const key = resolve(modelPathFor(job.spec, modelOptionFor(job.spec, modelOption)));
+    if (job.modelPath === null) continue;
+    const key = resolve(job.modelPath);
     const group = groups.get(key);
     if (group === undefined) groups.set(key, [job]);
     else group.push(job);
@@ -135,7 +131,12 @@ export async function runPlanBatch(specPaths: readonly string[], options: BatchO
       throw new PeftcError("usage", `${other} and ${specPath} would both use ${planPath}; rename one of them`);
     }
     seen.set(resolve(planPath), specPath);
-    jobs.push({ specPath, planPath, spec: null, outcome: null });
+    jobs.push({ specPath, planPath, spec: null, modelPath: null, modelOption: undefined, outcome: null });
+  }
+  if (jobs.length === 0) {
+    const mode = options.mode === "write" ? "--write" : "--verify";
+    const plans = skipped > 0 ? " (.plan.json files are plans, and skipped)" : "";
+    throw new PeftcError("usage", `${mode} needs at least one SPEC${plans}; see \`peftc plan --help\``);
   }
 
   let done = 0;
@@ -156,24 +157,25 @@ export async function runPlanBatch(specPaths: readonly string[], options: BatchO
 
   for (const job of jobs) {
     try {
-      job.spec = loadSpec(job.specPath);
-      modelPathFor(job.spec, modelOptionFor(job.spec, options.model));
+      const spec = loadSpec(job.specPath);
+      // The option is the model of the specs that name none, and a spec's own `model:` is kept.
+      job.modelOption = spec.model === null ? options.model : undefined;
+      job.modelPath = modelPathFor(spec, job.modelOption);
+      job.spec = spec;
     } catch (err) {
-      job.spec = null;
       fail(job, err);
     }
   }
 
   let writing: Promise<void> = Promise.resolve();
-  for (const group of byModel(jobs, options.model).values()) {
-    const first = group[0]!.spec!;
+  for (const group of byModel(jobs).values()) {
+    const first = group[0]!;
     let graph: Graph;
     try {
-      graph = loadModelFor(first, modelOptionFor(first, options.model));
+      graph = loadModelFor(first.spec!, first.modelOption);
     } catch (err) {
-      fail(group[0]!, err);
-      const model = modelPathFor(first, modelOptionFor(first, options.model));
-      for (const job of group.slice(1)) report(job, "failed", [], ` (its model ${model} did not load, see above)`);
+      fail(first, err);
+      for (const job of group.slice(1)) report(job, "failed", [], ` (its model ${first.modelPath} did not load, see above)`);
       continue;
     }
     for (const job of group) {

@@ -108,16 +108,13 @@ async function runPlan(args: string[], io: CliIo): Promise<number> {
   if (values.write || values.verify) {
     const mode = values.write ? "--write" : "--verify";
     if (values.write && values.verify) throw new PeftcError("usage", "--write and --verify cannot be combined; use --write to update the plans, or --verify to check them");
-    if (values.output !== undefined || values.check !== undefined) {
-      const other = values.output !== undefined ? "-o" : "--check";
-      const instead = values.output !== undefined ? "leave out -o, or compile one spec without --write" : "leave out --check, as --verify compares each spec with the plan beside it";
-      throw new PeftcError("usage", `${mode} keeps each plan beside its spec, so it cannot be combined with ${other}; ${instead}`);
+    const beside = `${mode} keeps each plan beside its spec, so it cannot be combined with`;
+    if (values.output !== undefined) throw new PeftcError("usage", `${beside} -o; leave out -o, or compile one spec without ${mode}`);
+    if (values.check !== undefined) {
+      throw new PeftcError("usage", `${beside} --check; leave out --check, as --verify compares each spec with the plan beside it`);
     }
     if (format !== "json") {
       throw new PeftcError("usage", `${mode} keeps plans as canonical JSON, so it cannot be combined with --format ${format}; compile one spec without ${mode} for ${format} output`);
-    }
-    if (positionals.filter((p) => !p.endsWith(".plan.json")).length === 0) {
-      throw new PeftcError("usage", `${mode} needs at least one SPEC (.plan.json files are plans, and skipped); see \`peftc plan --help\``);
     }
     return runPlanBatch(positionals, { mode: values.write ? "write" : "verify", model: values.model, quiet: values.quiet }, io);
   }

@@ -44,10 +44,10 @@ export function featureSizes(m: GraphModule): { in: number | null; out: number |
  * in_proj (embed -> 3 embed) and out_proj (embed -> embed). DoRA adds one magnitude per output,
  * lora_bias a bias on B. Returns null when a size is unknown.
  */
-export function loraParameters(m: GraphModule, r: number, options: { dora: boolean; loraBias: boolean }): number | null {
+export function loraParameters(m: GraphModule, r: number, options: LoraOptions): number | null {
   const { in: inF, out: outF } = featureSizes(m);
   if (inF === null || outF === null) return null;
-  const extra = (options.dora ? outF : 0) + (options.loraBias ? outF : 0);
+  const extra = extraParameters(outF, options);
   switch (m.type) {
     case "Conv1d":
     case "Conv2d":
@@ -62,6 +62,25 @@ export function loraParameters(m: GraphModule, r: number, options: { dora: boole
       return r * (embed + 3 * embed) + r * (embed + embed) + extra;
     }
     default:
-      return r * (inF + outF) + extra;
+      return lowRankParameters(inF, outF, r, options);
   }
+}
+
+/** The adapter options that add parameters on top of the two low-rank factors. */
+export interface LoraOptions {
+  dora: boolean;
+  loraBias: boolean;
+}
+
+/** Counts DoRA's magnitude (one per output) and lora_bias (a bias on B, one per output). */
+function extraParameters(outF: number, options: LoraOptions): number {
+  return (options.dora ? outF : 0) + (options.loraBias ? outF : 0);
+}
+
+/**
+ * Counts the parameters of an r x in factor A and an out x r factor B, plus DoRA and lora_bias:
+ * the count of Linear, GPT-2 Conv1D and Embedding targets.
+ */
+export function lowRankParameters(inF: number, outF: number, r: number, options: LoraOptions): number {
+  return r * (inF + outF) + extraParameters(outF, options);
 }

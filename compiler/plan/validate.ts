@@ -7,6 +7,7 @@ import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
 import { PeftcError } from "../errors.js";
 import { describeSchema, describeValue } from "../spec/schema.js";
 import { lineColAt, nodeOffset } from "../spec/yaml-tree.js";
+import { lowRankParameters } from "./lora-params.js";
 import type { Plan, PlanAdapter, PlanTarget } from "./types.js";
 import { plan as planSchema } from "../validators/plan.js";
 
@@ -74,8 +75,7 @@ function derivedProblem(target: PlanTarget, settings: DerivedSettings | null): {
   let parameters: number | null = null;
   if (target.tie?.role === "member") parameters = 0;
   else if (COUNTED_KINDS.has(target.kind) && target.in_features !== null && target.out_features !== null) {
-    const out = target.out_features;
-    parameters = r * (target.in_features + out) + (settings.dora ? out : 0) + (settings.loraBias ? out : 0);
+    parameters = lowRankParameters(target.in_features, target.out_features, r, settings);
   }
   if (parameters === null || parameters === target.parameters) return null;
   return { field: "parameters", message: `parameters ${target.parameters} does not match the ${parameters} that r ${r} and the module's sizes give` };

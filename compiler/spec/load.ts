@@ -260,8 +260,7 @@ function checkModel(ctx: LoadContext, top: Block): string | null {
  */
 function rejectOtherDocuments(source: SourceDoc, root: Node, values: Record<string, unknown>, file: string): void {
   const at = (key: string): SourcePos | Record<string, never> => {
-    const entry = mapEntries(root, source.doc).find((e) => e.key === key);
-    const offset = entry === undefined ? undefined : nodeOffset(entry.keyNode);
+    const offset = offsetOf(root, [key], source.doc, "key");
     return offset === undefined ? {} : positionAt(source.lines, offset);
   };
   const format = values["format"];

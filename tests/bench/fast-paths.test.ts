@@ -60,7 +60,7 @@ test("glob batch on literal and globstar ends", () => {
   assert.equal(batched(globs, names)[1], [3, 4, 5]);
 });
 
-test("glob batch on a globstar before several literal segments", () => {
+test("glob batch: globstar then literals", () => {
   const names = ["model.mlp.up_proj", "mlp.up_proj", "model.xmlp.up_proj", "model.mlp.up_proj.x", "up_proj", "a.b.mlp.up_proj"];
   const globs = ["**.mlp.up_proj", "**.up_proj"];
   assert.equal(batched(globs, names), plainScan(globs, names));

@@ -141,6 +141,7 @@ test("--write and --verify: usage errors", async () => {
     [["plan", "--verify"], "--verify needs at least one SPEC"],
     [["plan", a, join(dir, "a.json"), "--write"], `${a} and ${join(dir, "a.json")} would both use ${join(dir, "a.plan.json")}; rename one of them`],
   ];
+
   for (const [args, message] of cases) {
     const run = await runCli(args);
     assert.is(run.code, 1, args.join(" "));
@@ -148,10 +149,12 @@ test("--write and --verify: usage errors", async () => {
   }
   // Nothing was written by any of them.
   assert.not.ok(existsSync(join(dir, "a.plan.json")));
+
   // A spec named twice (overlapping globs) runs once.
   const twice = await runCli(["plan", a, a, "--write"]);
   assert.is(twice.code, 0, twice.stderr);
   assert.ok(twice.stderr.endsWith("1 plan written, 0 failed\n"), twice.stderr);
+
   // A glob such as dir/* also matches the plans. They are skipped, and the count line reports it.
   const plan = join(dir, "a.plan.json");
   const before = readFileSync(plan, "utf8");
@@ -159,6 +162,7 @@ test("--write and --verify: usage errors", async () => {
   assert.is(glob.code, 0, glob.stderr);
   assert.ok(glob.stderr.endsWith("1 plan up to date, 0 stale, 0 missing, 0 failed (1 .plan.json file skipped: plans are not specs)\n"), glob.stderr);
   assert.is(readFileSync(plan, "utf8"), before);
+
   const onlyPlans = await runCli(["plan", plan, "--write"]);
   assert.is(onlyPlans.code, 1);
   assert.match(onlyPlans.stderr, "error[usage]: --write needs at least one SPEC (.plan.json files are plans, and skipped)");

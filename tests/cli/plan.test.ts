@@ -109,7 +109,7 @@ test("plan: a missing model path and a directory that is not a model", async () 
   assert.is(notModel.stderr.trim().split("\n").length, 1, notModel.stderr);
 });
 
-test("plan: a wrong model: path is reported at the spec's field", async () => {
+test("plan: wrong model: path position", async () => {
   const dir = scratch();
   const spec = join(dir, "spec.yaml");
   writeFileSync(spec, "r: 8\ntarget_modules: [q_proj]\nmodel: ../no-such-model\n");

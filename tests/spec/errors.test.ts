@@ -27,7 +27,7 @@ test("YAML flow syntax in a .json spec is rejected", () => {
   assert.is(d!.col, 2);
 });
 
-test("a plan, a graph or a model config is not a spec", () => {
+test("not-a-spec: plan, graph, model config", () => {
   const plan = specErrors('{\n  "format": "peftc-plan/1",\n  "model": {}\n}\n', "lora.plan.json");
   assertDiagnostic(plan[0], "not-a-spec", 2, 3, "this is a peftc plan (peftc-plan/1), not a spec; pass the spec it was compiled from");
   const graph = specErrors('{"modules": [], "format": "peftc-graph/1"}', "graph.json");
