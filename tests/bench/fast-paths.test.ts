@@ -5,6 +5,8 @@
 import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { createHash } from "node:crypto";
+import { fingerprintLine, fingerprintModules } from "../../compiler/graph/fingerprint.js";
 import { normalizeModules } from "../../compiler/graph/normalize.js";
 import type { GraphModule } from "../../compiler/graph/types.js";
 import { isNamedModulesOrder } from "../../compiler/import/preorder.js";
@@ -115,6 +117,51 @@ test("named_modules order check rejects bad lists", () => {
   const many = Array.from({ length: 40 }, (_, i) => `a.${i}`);
   assert.ok(isNamedModulesOrder(list("a", ...many)));
   assert.not.ok(isNamedModulesOrder(list("a", ...many, "a.7")), "duplicate among many siblings");
+});
+
+// The fingerprint as the product spec defines it: one line per adaptable module, the lines
+// sorted and joined with newlines, then SHA-256.
+function plainFingerprint(modules: readonly GraphModule[]): string {
+  const lines = modules.map(fingerprintLine).filter((line): line is string => line !== null);
+  return "sha256:" + createHash("sha256").update(lines.sort().join("\n")).digest("hex");
+}
+
+// Names where one is a prefix of another, followed by characters just below, at and above the
+// space that ends a name in its line, plus repeated names and names with spaces.
+const fingerprintNameArbitrary = fc
+  .array(fc.constantFrom("a", "b", "a b", "a\tb", "a!", "\u0001", " ", "x y", "é"), { minLength: 1, maxLength: 3 })
+  .map((parts) => parts.join(""));
+
+const fingerprintModuleArbitrary = fc.record({
+  name: fingerprintNameArbitrary,
+  type: fc.constantFrom("Linear", "Embedding", "Conv2d", "Conv1D", "MultiheadAttention", "LayerNorm"),
+  in_features: fc.option(fc.integer({ min: 1, max: 9 })),
+  out_features: fc.option(fc.integer({ min: 1, max: 9 })),
+  num_embeddings: fc.option(fc.integer({ min: 1, max: 9 })),
+  embedding_dim: fc.option(fc.integer({ min: 1, max: 9 })),
+  in_channels: fc.option(fc.integer({ min: 1, max: 9 })),
+  out_channels: fc.option(fc.integer({ min: 1, max: 9 })),
+  kernel_size: fc.option(fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 2 })),
+  embed_dim: fc.option(fc.integer({ min: 1, max: 9 })),
+}) as fc.Arbitrary<GraphModule>;
+
+test("fingerprint equals hashing the sorted lines", () => {
+  fc.assert(
+    fc.property(fc.array(fingerprintModuleArbitrary, { maxLength: 30 }), (modules) => {
+      assert.is(fingerprintModules(modules), plainFingerprint(modules));
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test("fingerprint of more lines than one hash batch", () => {
+  const modules: GraphModule[] = [];
+  for (let layer = 0; layer < 3000; layer++) {
+    modules.push({ name: `model.layers.${layer}.q_proj`, type: "Linear", in_features: 8, out_features: 8 });
+    modules.push({ name: `model.layers.${layer}.q_proj lora`, type: "Linear", in_features: 4, out_features: 8 });
+  }
+  assert.is(fingerprintModules(modules), plainFingerprint(modules));
+  assert.is(fingerprintModules(modules.filter((m) => !m.name.endsWith(" lora"))), plainFingerprint(modules.filter((m) => !m.name.endsWith(" lora"))));
 });
 
 test.run();
