@@ -33,6 +33,7 @@ const CASE_TIMEOUT_MS = 10 * 60 * 1000;
 /** The times bench/one-case.mjs reports for one run of a path, in milliseconds. */
 interface RunTimes {
   totalMs: number;
+  loadSpecMs?: number;
   loadGraphMs?: number;
   compileMs?: number;
   serializeMs?: number;
@@ -66,6 +67,8 @@ interface CaseSummary {
   serializeMs: number;
   /** Warm JSON.stringify of the plan: what writing the plan costs at the least. */
   nativeWarmMs: number;
+  /** Warm load of the spec: reading, parsing and checking the YAML, which every compile needs. */
+  loadSpecWarmMs: number;
   planBytes: number;
   maxRssBytes: number;
   runs: number;
@@ -120,6 +123,7 @@ function benchModel(model: BenchModel, dir: string, repeats: number, log: (line:
       compileMs: medianOf(compiles, (r) => r.cold.compileMs),
       serializeMs: medianOf(compiles, (r) => r.cold.serializeMs),
       nativeWarmMs: medianOf(compiles, (r) => r.warm.nativeMs),
+      loadSpecWarmMs: medianOf(compiles, (r) => r.warm.loadSpecMs),
       planBytes: compiles[0]!.cold.planBytes ?? 0,
       maxRssBytes: medianOf(compiles, (r) => r.maxRssBytes),
       runs: repeats,
@@ -128,6 +132,11 @@ function benchModel(model: BenchModel, dir: string, repeats: number, log: (line:
     summaries.push(summary);
   }
   return summaries;
+}
+
+/** Sums the warm times every compile needs at the least: parse the graph, load the spec, serialize the plan. */
+function floorMs(s: CaseSummary): number {
+  return s.parseWarmMs + s.loadSpecWarmMs + s.nativeWarmMs;
 }
 
 function ratio(a: number, b: number): string {
@@ -145,13 +154,13 @@ function renderTable(summaries: CaseSummary[], models: BenchModel[]): string {
       "",
       `${formatCount(first.modules)} modules; graph file ${formatBytes(first.fileBytes)}; medians of ${first.runs} runs per case.`,
       "",
-      "| targets | modules targeted | parse ms | compile ms | compile ÷ parse | warm compile ÷ warm parse | compile before serialize ÷ parse | floor: warm (parse + JSON.stringify(plan)) ÷ warm parse | load graph ms | resolve + plan ms | serialize ms | plan size | peak RSS | peak RSS ÷ file | parse peak RSS ÷ file |",
+      "| targets | modules targeted | parse ms | compile ms | compile ÷ parse | warm compile ÷ warm parse | compile before serialize ÷ parse | floor: warm (parse + load spec + JSON.stringify(plan)) ÷ warm parse | load graph ms | resolve + plan ms | serialize ms | plan size | peak RSS | peak RSS ÷ file | parse peak RSS ÷ file |",
       "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     );
     for (const s of rows) {
       lines.push(
         `| ${s.target} | ${formatCount(s.targets)} | ${formatMs(s.parseMs)} | ${formatMs(s.totalMs)} | ${ratio(s.totalMs, s.parseMs)} | ${ratio(s.warmMs, s.parseWarmMs)} | ` +
-          `${ratio(s.totalMs - s.serializeMs, s.parseMs)} | ${ratio(s.parseWarmMs + s.nativeWarmMs, s.parseWarmMs)} | ` +
+          `${ratio(s.totalMs - s.serializeMs, s.parseMs)} | ${ratio(floorMs(s), s.parseWarmMs)} | ` +
           `${formatMs(s.loadGraphMs)} | ${formatMs(s.compileMs)} | ${formatMs(s.serializeMs)} | ${formatBytes(s.planBytes)} | ` +
           `${formatBytes(s.maxRssBytes)} | ${ratio(s.maxRssBytes, s.fileBytes)} | ${ratio(s.parseRssBytes, s.fileBytes)} |`,
       );
@@ -173,7 +182,7 @@ function renderGoal(summaries: CaseSummary[]): string {
     check("first run (cold)", (s) => s.totalMs / s.parseMs),
     check("second run (warm)", (s) => s.warmMs / s.parseWarmMs),
     check("first run without serializing the plan", (s) => (s.totalMs - s.serializeMs) / s.parseMs),
-    check("floor for any compile that writes the plan: parse + JSON.stringify(plan) (warm)", (s) => (s.parseWarmMs + s.nativeWarmMs) / s.parseWarmMs),
+    check("floor for any compile that reads the spec and writes the plan: parse + load spec + JSON.stringify(plan) (warm)", (s) => floorMs(s) / s.parseWarmMs),
   ].join("\n");
 }
 
@@ -212,9 +221,10 @@ function main(): void {
       "the modules are loaded, one-time costs such as the JIT warm-up included. *warm* is a second run in the same " +
       "process, the part that grows with the model. Peak RSS is the whole process's maximum resident set during the first run, " +
       "Node.js itself included, and each case runs in its own process. " +
-      "*floor* adds to the parse the time of JSON.stringify on the finished plan: the native serializer, without the canonical layout. " +
-      "A compile has to read the graph and write the plan, so it cannot take less, and where the floor is above the goal, as on plans " +
-      "about as large as their graph file, no compile that writes the plan meets the goal.",
+      "*floor* adds to the parse the time of loading the spec and of JSON.stringify on the finished plan (the native serializer, without the canonical layout), " +
+      "all three warm. A compile has to read the spec and the graph and write the plan, so it cannot take less. Where the floor is above the goal, " +
+      "as on small graphs whose spec takes about as long to load as the graph takes to parse, or on plans about as large as their graph file, " +
+      "no compile meets the goal.",
     "",
     renderGoal(summaries),
     "",
