@@ -7,7 +7,6 @@
  * Run: node --import tsx bench/runtime-forward.bench.ts [--width 1024] [--layers 4] [--tokens 64] [--runs 20] [--backend auto]
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import type { Plan } from "../compiler/plan/types.js";
 import { applyPlan } from "../runtime/apply.js";
@@ -15,6 +14,7 @@ import { initBackend, type BackendPreference } from "../runtime/backend.js";
 import { fingerprintModel } from "../runtime/graph.js";
 import { Linear, Module, ModuleList } from "../runtime/nn/index.js";
 import { Rng } from "../runtime/random.js";
+import { machineLine } from "./machine.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -124,11 +124,10 @@ for (const r of ranks) {
   models.forEach((m) => m.dispose());
 }
 
-const cpu = cpus()[0]?.model.trim() ?? "unknown CPU";
 const lines = [
   "## Runtime forward pass: LoRA overhead",
   "",
-  `${backend.summary}. Machine: ${cpus().length} x ${cpu}, Node ${process.version}, tfjs-core ${tf.version_core}.`,
+  `${backend.summary}. Machine: ${machineLine()}, tfjs-core ${tf.version_core}.`,
   `Model: ${depth} Linear layers ${width}x${width} with tanh, input [${tokens}, ${width}]; median of ${runs} forward passes per cell; base, adapted and merged models take turns in each round, all in one run.`,
   "",
   "| r | FLOP ratio 1 + r(in+out)/(in·out) | adapted / base | merged / base | base ms | adapted ms | merged ms |",
