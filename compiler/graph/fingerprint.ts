@@ -36,8 +36,8 @@ function adaptableLine(m: GraphModule): string {
 const HASH_BATCH = 4096;
 
 /**
- * `sha256:<hex>` over the fingerprint lines of the adaptable modules, sorted and joined with
- * newlines.
+ * Hashes the fingerprint lines of the adaptable modules, sorted and joined with newlines, and
+ * returns `sha256:<hex>`.
  *
  * Each line starts with the module's name, so sorting the modules by name puts their lines in
  * sorted order too, and the lines are built once, already in order. The one exception: a name
