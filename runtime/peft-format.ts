@@ -1,8 +1,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { PeftcError } from "../compiler/errors.js";
+import { writeFileAtomic } from "../compiler/io/atomic.js";
 import { collectedError, RuntimeInputError } from "./errors.js";
-import { writeFileAtomic } from "./io.js";
 import type { LoraLayer } from "./lora/layers.js";
 import type { LoraModel } from "./lora/model.js";
 import { Embedding } from "./nn/layers.js";
@@ -83,6 +84,8 @@ export function saveAdapter(lora: LoraModel, dir: string, options: SaveOptions =
     writeFileAtomic(join(dir, ADAPTER_WEIGHTS_FILE), writeSafetensors(tensors, { format: "pt" }));
     writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(config, null, 2) + "\n");
   } catch (err) {
+    // The atomic write reports its own failures with the file and the reason.
+    if (err instanceof PeftcError) throw new RuntimeInputError("adapter-write-failed", err.message, { file: dir });
     const { code, path } = err as NodeJS.ErrnoException;
     if (typeof code !== "string") throw err;
     // A file system error names the path it failed on, e.g. the existing file mkdir met.

@@ -21,7 +21,7 @@ function installSignalCleanup(): void {
 
 /** Messages for the usual reasons a write or rename fails, by errno code. */
 const WRITE_FAILURES: Record<string, string> = {
-  EISDIR: "it is a directory; pass a file path to write the plan to",
+  EISDIR: "it is a directory; pass a file path to write to",
   EACCES: "permission denied; choose a writable path",
   EPERM: "permission denied; choose a writable path",
   EROFS: "the file system is read-only; choose a writable path",

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -97,6 +97,28 @@ test("saveAdapter turns fs errors into one line", () => {
     assert.match((error as RuntimeInputError).message, reason);
     assert.not.match((error as RuntimeInputError).message, "\n");
   }
+  rmSync(dir, { recursive: true });
+});
+
+test("saveAdapter onto a directory is one line", () => {
+  const dir = mkdtempSync(join(tmpdir(), "peftc-train-errors-"));
+  mkdirSync(join(dir, "adapter_model.safetensors"));
+  const { model } = loadModel(MODEL);
+  const lora = applyPlan(model, planFor(checkpointModules(MODEL), ["q_proj"]), { seed: 1 });
+  let error: unknown;
+  try {
+    saveAdapter(lora, dir);
+  } catch (err) {
+    error = err;
+  }
+  assert.instance(error, RuntimeInputError);
+  assert.is((error as RuntimeInputError).diagnostic.code, "adapter-write-failed");
+  assert.is((error as RuntimeInputError).diagnostic.file, dir);
+  assert.match((error as RuntimeInputError).message, "adapter_model.safetensors");
+  assert.match((error as RuntimeInputError).message, "is a directory");
+  assert.not.match((error as RuntimeInputError).message, "\n");
+  // The temp file beside the target is removed, so only the directory that was in the way is left.
+  assert.equal(readdirSync(dir), ["adapter_model.safetensors"]);
   rmSync(dir, { recursive: true });
 });
 
