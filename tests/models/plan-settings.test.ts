@@ -1,15 +1,14 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { compileSpecFile } from "../../compiler/compile.js";
 import type { Plan } from "../../compiler/plan/types.js";
 import { applyPlan } from "../../runtime/apply.js";
 import { initBackend } from "../../runtime/backend.js";
-import { RuntimeInputError } from "../../runtime/errors.js";
 import { loadModel } from "../../runtime/models/index.js";
 import { saveAdapter } from "../../runtime/peft-format.js";
+import { compileText, rejection } from "./compile-apply.js";
 import { REFERENCE } from "./plans.js";
 
 await initBackend("cpu");
@@ -18,29 +17,7 @@ const MODEL = join(REFERENCE, "tiny-llama");
 
 /** Compiles a spec (r 4, q_proj and v_proj, plus `extra` lines) against tiny-llama with the real compiler. */
 function compile(extra: string): Plan {
-  const dir = mkdtempSync(join(tmpdir(), "peftc-settings-"));
-  const path = join(dir, "spec.yaml");
-  writeFileSync(path, `r: 4\nlora_alpha: 8\ntarget_modules: [q_proj, v_proj]\n${extra}`);
-  try {
-    return compileSpecFile(path, { model: MODEL }).plan;
-  } finally {
-    rmSync(dir, { recursive: true });
-  }
-}
-
-/** Applies the plan to a fresh tiny-llama, expects one RuntimeInputError, and checks the model was left unchanged. */
-function rejection(plan: Plan): RuntimeInputError {
-  const { model } = loadModel(MODEL);
-  const before = model.namedModules().map(([, m]) => m);
-  let error: unknown;
-  try {
-    applyPlan(model, plan, { seed: 1 });
-  } catch (err) {
-    error = err;
-  }
-  assert.instance(error, RuntimeInputError);
-  assert.equal(model.namedModules().map(([, m]) => m), before, "no module was replaced");
-  return error as RuntimeInputError;
+  return compileText(`r: 4\nlora_alpha: 8\ntarget_modules: [q_proj, v_proj]\n${extra}`, MODEL);
 }
 
 const UNSUPPORTED: Array<[string, string]> = [
@@ -55,14 +32,14 @@ const UNSUPPORTED: Array<[string, string]> = [
 
 for (const [line, expected] of UNSUPPORTED) {
   test(`compiled plan with ${line.trim()} is rejected`, () => {
-    const err = rejection(compile(line));
+    const err = rejection(compile(line), MODEL);
     assert.is(err.diagnostic.code, "plan-not-applicable");
     assert.ok(err.problems.some((p) => p.startsWith(expected)), err.message);
   });
 }
 
 test("every unsupported setting is listed in one error", () => {
-  const err = rejection(compile("use_dora: true\nbias: lora_only\ntrainable_token_indices: [3]\n"));
+  const err = rejection(compile("use_dora: true\nbias: lora_only\ntrainable_token_indices: [3]\n"), MODEL);
   assert.is(err.problems.length, 3, err.message);
   assert.ok(err.problems.some((p) => p.startsWith("config.use_dora")), err.message);
   assert.ok(err.problems.some((p) => p.startsWith("config.bias")), err.message);

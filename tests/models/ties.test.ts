@@ -1,14 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { compileSpecFile } from "../../compiler/compile.js";
-import type { Plan } from "../../compiler/plan/types.js";
 import { applyPlan } from "../../runtime/apply.js";
 import { initBackend } from "../../runtime/backend.js";
-import { RuntimeInputError } from "../../runtime/errors.js";
 import { loadModel } from "../../runtime/models/index.js";
+import { compileText as compile, rejection } from "./compile-apply.js";
 import { REFERENCE } from "./plans.js";
 
 await initBackend("cpu");
@@ -17,31 +13,6 @@ await initBackend("cpu");
 // fingerprint. Only tiny-llama-tied shares one weight between model.embed_tokens and lm_head.
 const TIED = join(REFERENCE, "tiny-llama-tied");
 const UNTIED = join(REFERENCE, "tiny-llama");
-
-function compile(spec: string, model: string): Plan {
-  const dir = mkdtempSync(join(tmpdir(), "peftc-ties-"));
-  const path = join(dir, "spec.yaml");
-  writeFileSync(path, spec);
-  try {
-    return compileSpecFile(path, { model }).plan;
-  } finally {
-    rmSync(dir, { recursive: true });
-  }
-}
-
-function rejection(plan: Plan, modelDir: string): RuntimeInputError {
-  const { model } = loadModel(modelDir);
-  const before = model.namedModules().map(([, m]) => m);
-  let error: unknown;
-  try {
-    applyPlan(model, plan, { seed: 1 });
-  } catch (err) {
-    error = err;
-  }
-  assert.instance(error, RuntimeInputError);
-  assert.equal(model.namedModules().map(([, m]) => m), before, "no module was replaced");
-  return error as RuntimeInputError;
-}
 
 const RECOMPILE = "recompile the plan against this model (peftc plan SPEC --model DIR)";
 
